@@ -1,0 +1,3 @@
+from peftir.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,62 @@
+"""Atomic file output: every result is written to a temporary sibling and renamed into place,
+so a job killed at any moment never leaves a file that a rerun would take as complete."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path):
+    """Yield a temporary path beside `path`; on success rename it onto `path` (file or directory)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)) / path.name
+    try:
+        yield tmp
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp.parent, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8"):
+    """Open a temporary file for writing (gzip when the name ends in .gz) and rename it on success."""
+    with atomic_path(path) as tmp:
+        if str(path).endswith(".gz"):
+            f = gzip.open(tmp, mode if "b" in mode else mode + "t", encoding=None if "b" in mode else encoding)
+        else:
+            f = open(tmp, mode, encoding=None if "b" in mode else encoding)
+        with f:
+            yield f
+
+
+def write_json(obj, path: str | Path) -> None:
+    with atomic_open(path) as f:
+        json.dump(obj, f, indent=2, sort_keys=True, default=str)
+        f.write("\n")
+
+
+def read_json(path: str | Path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def write_jsonl(rows, path: str | Path) -> None:
+    with atomic_open(path) as f:
+        for r in rows:
+            f.write(json.dumps(r, sort_keys=True) + "\n")
+
+
+def read_jsonl(path: str | Path) -> list:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
