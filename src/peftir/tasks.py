@@ -1,0 +1,109 @@
+"""Training tasks: how a batch is drawn and scored. The trainer is task-agnostic.
+
+Retrieval (bi-encoder): each query with 1 positive + `n_neg` negatives sampled from its BM25 pool;
+loss over own group + in-batch negatives. Re-ranking (cross-encoder): each query with 1 positive +
+`n_neg` negatives from the first-stage top-k, localized contrastive loss within the group.
+Sampling uses the trainer's seeded `random.Random`, so a resumed run draws the same batches.
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+from peftir.io import read_jsonl
+
+
+class TripleSampler:
+    """Epoch-wise shuffled queries; per query one positive and `n_neg` negatives (with replacement
+    only when the pool is smaller than n_neg)."""
+
+    def __init__(self, triples_path, corpus: dict[str, str], n_neg: int):
+        rows = read_jsonl(triples_path)
+        self.rows = [r for r in rows if r["pos"] and r["negs"]]
+        if not self.rows:
+            raise ValueError(f"{triples_path}: no training query has both a positive and a negative")
+        missing = {d for r in self.rows for d in r["pos"] + r["negs"] if d not in corpus}
+        if missing:
+            raise ValueError(f"{triples_path}: {len(missing)} passage ids not in the corpus, e.g. {sorted(missing)[:3]}")
+        self.corpus, self.n_neg = corpus, n_neg
+        self.order: list[int] = []
+
+    def draw(self, rng: random.Random, batch_size: int):
+        out = []
+        for _ in range(batch_size):
+            if not self.order:
+                self.order = list(range(len(self.rows)))
+                rng.shuffle(self.order)
+            r = self.rows[self.order.pop()]
+            negs = r["negs"]
+            negs = rng.sample(negs, self.n_neg) if len(negs) >= self.n_neg else rng.choices(negs, k=self.n_neg)
+            out.append((r["query"], [self.corpus[rng.choice(r["pos"])]] + [self.corpus[d] for d in negs]))
+        return out
+
+    def state(self):
+        return {"order": list(self.order)}
+
+    def load_state(self, s):
+        self.order = list(s["order"])
+
+
+class RetrievalTask:
+    def __init__(self, tokenizer, sampler: TripleSampler, batch_size: int, q_len: int, p_len: int,
+                 temperature: float):
+        self.tok, self.sampler = tokenizer, sampler
+        self.batch_size, self.q_len, self.p_len, self.temperature = batch_size, q_len, p_len, temperature
+
+    def batch(self, rng: random.Random):
+        groups = self.sampler.draw(rng, self.batch_size)
+        q = self.tok([g[0] for g in groups], max_length=self.q_len, truncation=True, padding=True,
+                     return_tensors="pt")
+        p = self.tok([t for g in groups for t in g[1]], max_length=self.p_len, truncation=True, padding=True,
+                     return_tensors="pt")
+        return {"q": dict(q), "p": dict(p)}
+
+    def loss(self, model, batch):
+        return model(batch["q"], batch["p"], self.temperature)
+
+    def tokens(self, batch) -> int:
+        return int(batch["q"]["attention_mask"].sum() + batch["p"]["attention_mask"].sum())
+
+
+def to_device(batch, device):
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch.to(device) if isinstance(batch, torch.Tensor) else batch
+
+
+class DevSet:
+    """A fixed dev subset for learning curves: the first `n_queries` judged dev queries (sorted by a
+    seeded shuffle) ranked against one shared pool = their positives ∪ their BM25 top-`candidates`.
+    Cheap enough to run every few hundred steps; reported as dev_RR@10 in curve.jsonl."""
+
+    def __init__(self, queries, qrels, run, corpus, n_queries: int, candidates: int, seed: int = 0):
+        qids = sorted(q for q in qrels if q in queries and any(g > 0 for g in qrels[q].values()))
+        random.Random(seed).shuffle(qids)
+        self.qids = sorted(qids[:n_queries])
+        if not self.qids:
+            raise ValueError("dev subset is empty: no judged dev query")
+        pool = set()
+        for q in self.qids:
+            pool.update(d for d, g in qrels[q].items() if g > 0 and d in corpus)
+            pool.update(d for d, _ in sorted(run.get(q, {}).items(), key=lambda kv: -kv[1])[:candidates])
+        self.pool = sorted(pool)
+        self.queries = {q: queries[q] for q in self.qids}
+        self.qrels = {q: qrels[q] for q in self.qids}
+        self.texts = [corpus[d] for d in self.pool]
+        self.run = run
+        self.candidates = candidates
+
+
+def rr_at_k(run: dict[str, dict[str, float]], qrels, k: int = 10) -> float:
+    """Mean reciprocal rank of the first relevant doc within the top k (0 if none); ties by docid.
+    E.g. run {q: {a: .9, b: .8}}, qrels {q: {b: 1}} -> 0.5."""
+    total = 0.0
+    for q, rel in qrels.items():
+        ranked = sorted(run.get(q, {}).items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        total += next((1.0 / i for i, (d, _) in enumerate(ranked, 1) if rel.get(d, 0) > 0), 0.0)
+    return total / max(1, len(qrels))

@@ -1,0 +1,166 @@
+"""The task-agnostic trainer: AdamW, linear warmup + decay, gradient clipping, optional bf16 autocast,
+atomic resumable checkpoints, `curve.jsonl` (step, loss, lr, grad_norm; dev metric every N steps)
+and `run_info.json`. Used by both stages (bi-encoder retrieval, cross-encoder re-ranking).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from peftir.io import atomic_open, write_json, write_jsonl
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 200
+    batch_size: int = 8
+    lr: float = 1e-4
+    warmup: float = 0.1  # fraction of steps
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    bf16: bool = False
+    eval_every: int = 50
+    ckpt_every: int = 50
+    log_every: int = 1
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def lr_lambda(step: int, total: int, warmup: int) -> float:
+    """Linear warmup to 1 over `warmup` steps, then linear decay to 0 at `total`.
+    E.g. total=10, warmup=2: steps 0,1,2,6 -> 0.5, 1.0, 1.0, 0.5."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return max(0.0, (total - step) / max(1, total - warmup))
+
+
+def fingerprint(*objs) -> str:
+    return hashlib.sha256(json.dumps(objs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class Trainer:
+    def __init__(self, model, task, cfg: TrainConfig, seed: int, ckpt_dir: str | Path | None,
+                 dev_fn=None, probe=None, device: str = "cpu", key: str = ""):
+        self.model, self.task, self.cfg, self.seed = model.to(device), task, cfg, seed
+        self.dev_fn, self.probe, self.device = dev_fn, probe, device
+        self.ckpt = Path(ckpt_dir) / "checkpoint.pt" if ckpt_dir else None
+        self.key = fingerprint(key, seed)
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        if not self.params:
+            raise ValueError("nothing to train: the method left no parameter trainable")
+        self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        warm = int(round(cfg.warmup * cfg.steps))
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_lambda(s, cfg.steps, warm))
+        self.rng = random.Random(seed)
+        torch.manual_seed(seed)
+        self.step, self.curve, self.tokens, self.train_time = 0, [], 0, 0.0
+
+    # --- checkpoints -------------------------------------------------------------------------------
+    def save_checkpoint(self) -> None:
+        state = {"key": self.key, "step": self.step, "curve": self.curve, "tokens": self.tokens,
+                 "train_time": self.train_time,
+                 "trainable": {n: p.detach() for n, p in self.model.named_parameters() if p.requires_grad},
+                 "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
+                 "rng": self.rng.getstate(), "torch_rng": torch.get_rng_state(),
+                 "sampler": getattr(self.task, "sampler", None) and self.task.sampler.state()}
+        with atomic_open(self.ckpt, "wb") as f:
+            torch.save(state, f)
+
+    def maybe_resume(self) -> bool:
+        if not self.ckpt or not self.ckpt.exists():
+            return False
+        s = torch.load(self.ckpt, map_location="cpu", weights_only=False)
+        if s["key"] != self.key:
+            log.warning("ignoring checkpoint %s: it belongs to another configuration", self.ckpt)
+            return False
+        self.model.load_state_dict(s["trainable"], strict=False)
+        self.opt.load_state_dict(s["opt"])
+        self.sched.load_state_dict(s["sched"])
+        self.rng.setstate(s["rng"])
+        torch.set_rng_state(s["torch_rng"])
+        if s["sampler"] is not None:
+            self.task.sampler.load_state(s["sampler"])
+        self.step, self.curve, self.tokens, self.train_time = s["step"], s["curve"], s["tokens"], s["train_time"]
+        log.info("resumed from %s at step %d", self.ckpt, self.step)
+        return True
+
+    # --- the loop ----------------------------------------------------------------------------------
+    def autocast(self):
+        if not self.cfg.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=torch.device(self.device).type, dtype=torch.bfloat16)
+
+    def evaluate(self) -> None:
+        if self.dev_fn is None:
+            return
+        self.model.eval()
+        with torch.no_grad(), self.autocast():
+            metrics = self.dev_fn(self.model)
+        self.curve.append({"step": self.step, **{f"dev_{k}": v for k, v in metrics.items()}})
+
+    def run(self):
+        from peftir.tasks import to_device
+
+        resumed = self.maybe_resume()
+        if self.step == 0 and not resumed:
+            self.evaluate()
+        bar = tqdm(total=self.cfg.steps, initial=self.step, desc="train", mininterval=5, dynamic_ncols=True)
+        while self.step < self.cfg.steps:
+            t0 = time.perf_counter()
+            self.model.train()
+            batch = to_device(self.task.batch(self.rng), self.device)
+            if self.probe is not None:
+                self.probe.before_step(self.model, self.step)
+            with self.autocast():
+                loss = self.task.loss(self.model, batch)
+            loss.backward()
+            gn = torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
+            lr = self.sched.get_last_lr()[0]
+            self.opt.step()
+            self.sched.step()
+            self.opt.zero_grad(set_to_none=True)
+            self.step += 1
+            if self.probe is not None:
+                self.probe.after_step(self.model, self.step)
+            self.train_time += time.perf_counter() - t0
+            self.tokens += self.task.tokens(batch)
+            self.curve.append({"step": self.step, "loss": round(loss.item(), 6), "lr": lr,
+                               "grad_norm": round(float(gn), 6)})
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+            if self.cfg.eval_every and (self.step % self.cfg.eval_every == 0 or self.step == self.cfg.steps):
+                self.evaluate()
+            if self.ckpt and self.cfg.ckpt_every and self.step % self.cfg.ckpt_every == 0 and self.step < self.cfg.steps:
+                self.save_checkpoint()
+        bar.close()
+        return self.curve
+
+    def write_curve(self, path) -> None:
+        write_jsonl(self.curve, path)
+
+    def stats(self) -> dict:
+        return {"steps": self.step, "train_time_s": round(self.train_time, 2), "tokens": self.tokens,
+                "tokens_per_s": round(self.tokens / max(self.train_time, 1e-9), 1),
+                "s_per_step": round(self.train_time / max(self.step, 1), 4)}
+
+    def cleanup(self) -> None:
+        if self.ckpt and self.ckpt.exists():
+            self.ckpt.unlink()
+
+
+__all__ = ["Trainer", "TrainConfig", "lr_lambda", "write_json"]

@@ -1,0 +1,37 @@
+"""Sharded FAISS search with merge equals one unsharded search."""
+
+import numpy as np
+
+from peftir.encode import save_npz, shard_bounds
+from peftir.index import merge_topk, search_shards
+
+
+def test_shard_bounds_cover_corpus_without_overlap():
+    assert [shard_bounds(10, i, 3) for i in range(3)] == [(0, 3), (3, 6), (6, 10)]
+    spans = [shard_bounds(1001, i, 7) for i in range(7)]
+    assert spans[0][0] == 0 and spans[-1][1] == 1001
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+
+
+def test_merge_topk_ties_by_docid():
+    assert merge_topk([[(3.0, "a"), (1.0, "b")], [(2.0, "c")]], 2) == [(3.0, "a"), (2.0, "c")]
+    assert merge_topk([[(1.0, "z")], [(1.0, "y")]], 1) == [(1.0, "y")]
+
+
+def test_sharded_search_equals_unsharded(tmp_path):
+    rng = np.random.default_rng(0)
+    emb = rng.standard_normal((503, 16)).astype(np.float32)
+    ids = np.array([f"d{i}" for i in range(503)])
+    q = rng.standard_normal((9, 16)).astype(np.float32)
+    save_npz(tmp_path / "all.npz", ids=ids, emb=emb)
+    paths = []
+    for i in range(4):
+        lo, hi = shard_bounds(503, i, 4)
+        save_npz(tmp_path / f"s{i}.npz", ids=ids[lo:hi], emb=emb[lo:hi])
+        paths.append(str(tmp_path / f"s{i}.npz"))
+    whole = search_shards(q, [str(tmp_path / "all.npz")], 50)
+    sharded = search_shards(q, paths, 50)
+    assert [[d for _, d in r] for r in whole] == [[d for _, d in r] for r in sharded]
+    # and both equal brute force
+    brute = np.argsort(-(q @ emb.T), axis=1)[:, :50]
+    assert [[d for _, d in r] for r in whole] == [[f"d{j}" for j in row] for row in brute]

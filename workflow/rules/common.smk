@@ -1,0 +1,55 @@
+"""Shared helpers for rules: wildcard constraints from config, JSON params, path builders."""
+
+import json
+
+from peftir import config as pcfg
+
+DATASETS = list(config["datasets"])
+RUNS = list(config["methods"])
+BUDGETS = list(config["budgets"]) + [pcfg.NATURAL]
+SYSTEMS_FIXED = ["bm25", "zero-shot"]  # reference systems with budget "none", seed 0
+PY = "python -m peftir"
+
+
+wildcard_constraints:
+    ds="|".join(DATASETS),
+    split="[a-z0-9_-]+",
+    run="|".join(RUNS + SYSTEMS_FIXED),
+    budget="|".join(BUDGETS + ["none"]),
+    seed=r"\d+",
+    shard=r"\d+",
+
+
+def data(ds, what, split=None):
+    """Materialised collection files under results/data/{ds}/."""
+    if what == "corpus":
+        return f"results/data/{ds}/corpus.jsonl.gz"
+    return f"results/data/{ds}/{what}.{split}.tsv"
+
+
+def as_json(obj):
+    return json.dumps(obj, sort_keys=True)
+
+
+def train_section(stage):
+    return as_json(config[stage])
+
+
+def backbone_json():
+    return as_json(config["backbone"])
+
+
+def eval_pairs():
+    return [(e["dataset"], e["split"]) for e in config["evaluation"]]
+
+
+def measures_for(ds, split):
+    for e in config["evaluation"]:
+        if (e["dataset"], e["split"]) == (ds, split):
+            return e["measures"]
+    raise ValueError(f"no evaluation configured for {ds}/{split}")
+
+
+def system_dirs(stage):
+    """results/{stage}/{run}/{budget}/s{seed} for the trained grid."""
+    return [f"results/{stage}/{r}/{b}/s{s}" for r, b, s in pcfg.grid(config, stage)]

@@ -1,0 +1,20 @@
+"""Metrics per run file (aggregate + per-query values, for significance tests)."""
+
+
+rule evaluate:
+    """ir-measures on one run of one system."""
+    input:
+        run="results/{stage}/{run}/{budget}/s{seed}/runs/{ds}.{split}.run",
+        qrels="results/data/{ds}/qrels.{split}.tsv",
+    output:
+        metrics="results/{stage}/{run}/{budget}/s{seed}/metrics/{ds}.{split}.json",
+    params:
+        measures=lambda w: " ".join(measures_for(w.ds, w.split)),
+        rel=config.get("relevance_threshold", 1),
+    wildcard_constraints:
+        stage="retriever|reranker",
+    log:
+        "logs/{stage}/{run}/{budget}/s{seed}/evaluate.{ds}.{split}.log",
+    shell:
+        "{PY} evaluate --run {input.run:q} --qrels {input.qrels:q} --measures {params.measures}"
+        " --rel {params.rel} --out {output.metrics:q} > {log:q} 2>&1"

@@ -1,0 +1,30 @@
+"""Tables (CSV + Markdown + LaTeX) and figures from the metrics; every one goes into the HTML report."""
+
+
+def metric_files(stage, systems):
+    return [f"{d}/metrics/{ds}.{split}.json" for d in systems for ds, split in eval_pairs()]
+
+
+RETRIEVER_SYSTEMS = ["results/retriever/bm25/none/s0", "results/retriever/zero-shot/none/s0"] + system_dirs(
+    "retriever"
+)
+
+
+rule tables:
+    """The retrieval table: BM25, zero-shot backbone, every trained method x budget (mean ± std over seeds)."""
+    input:
+        metrics=metric_files("retriever", RETRIEVER_SYSTEMS),
+        infos=[f"{d}/run_info.json" for d in system_dirs("retriever")],
+    output:
+        csv=report("results/tables/retrieval.csv", caption="../report/retrieval.rst", category="Tables"),
+        md="results/tables/retrieval.md",
+        tex="results/tables/retrieval.tex",
+    params:
+        systems=RETRIEVER_SYSTEMS,
+        evals=as_json(config["evaluation"]),
+        backbone=config["backbone"]["name"],
+    log:
+        "logs/tables/retrieval.log",
+    shell:
+        "{PY} table --stage retriever --systems {params.systems:q} --evals {params.evals:q}"
+        " --backbone {params.backbone:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} > {log:q} 2>&1"

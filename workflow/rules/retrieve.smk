@@ -1,0 +1,71 @@
+"""Dense retrieval: encode each corpus shard (one job per shard), then FAISS search merging shards."""
+
+
+def model_input(w):
+    return [] if w.run == "zero-shot" else [f"results/retriever/{w.run}/{w.budget}/s{w.seed}/model"]
+
+
+def model_arg(w):
+    return "zero-shot" if w.run == "zero-shot" else f"results/retriever/{w.run}/{w.budget}/s{w.seed}/model"
+
+
+rule encode_shard:
+    """Embed one shard of a corpus with one bi-encoder."""
+    wildcard_constraints:
+        run="|".join(RUNS + ["zero-shot"]),
+    input:
+        model=model_input,
+        corpus="results/data/{ds}/corpus.jsonl.gz",
+    output:
+        emb=temp("results/retriever/{run}/{budget}/s{seed}/emb/{ds}/shard{shard}.npz"),
+    params:
+        model=model_arg,
+        backbone=backbone_json(),
+        n=config["encode"]["n_shards"],
+        p_len=config["retriever"].get("max_len", config["retriever"]["p_len"]),
+        bs=config["encode"].get("batch_size", 128),
+        bf16="--bf16" if config["encode"].get("bf16") else "",
+    log:
+        "logs/retriever/{run}/{budget}/s{seed}/encode.{ds}.{shard}.log",
+    benchmark:
+        "benchmarks/retriever/{run}/{budget}/s{seed}/encode.{ds}.{shard}.tsv"
+    threads: config["threads"]
+    resources:
+        gpu=1,
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "{PY} encode --model {params.model:q} --backbone-json {params.backbone:q} --corpus {input.corpus:q}"
+        " --shard {wildcards.shard} --n-shards {params.n} --p-len {params.p_len} --batch-size {params.bs}"
+        " {params.bf16} --out {output.emb:q} --threads {threads} > {log:q} 2>&1"
+
+
+rule dense_search:
+    """Exact inner-product search of one split's queries over all shards (top-k merged)."""
+    wildcard_constraints:
+        run="|".join(RUNS + ["zero-shot"]),
+    input:
+        model=model_input,
+        queries="results/data/{ds}/queries.{split}.tsv",
+        shards=expand(
+            "results/retriever/{{run}}/{{budget}}/s{{seed}}/emb/{{ds}}/shard{shard}.npz",
+            shard=range(config["encode"]["n_shards"]),
+        ),
+    output:
+        run="results/retriever/{run}/{budget}/s{seed}/runs/{ds}.{split}.run",
+    params:
+        model=model_arg,
+        backbone=backbone_json(),
+        depth=config["search"].get("depth", 1000),
+        q_len=config["retriever"]["q_len"],
+    log:
+        "logs/retriever/{run}/{budget}/s{seed}/search.{ds}.{split}.log",
+    benchmark:
+        "benchmarks/retriever/{run}/{budget}/s{seed}/search.{ds}.{split}.tsv"
+    threads: config["threads"]
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "{PY} search --model {params.model:q} --backbone-json {params.backbone:q} --queries {input.queries:q}"
+        " --shards {input.shards:q} --depth {params.depth} --q-len {params.q_len} --out {output.run:q}"
+        " --tag {wildcards.run} --threads {threads} > {log:q} 2>&1"
