@@ -49,9 +49,9 @@ def dataset_root(config: dict, ds: str) -> str:
 
 def method_spec(config: dict, run: str, budget: str) -> dict:
     m = config["methods"][run]
-    pct = None if budget == NATURAL else config["budgets"][budget]
-    return {"name": run, "method": m["method"], "params": m.get("params", {}), "budget": budget,
-            "budget_pct": pct}
+    pct = None if budget == NATURAL else m.get("budget_pct", {}).get(budget, config["budgets"][budget])
+    params = {**m.get("params", {}), **m.get("budget_params", {}).get(budget, {})}
+    return {"name": run, "method": m["method"], "params": params, "budget": budget, "budget_pct": pct}
 
 
 def method_json(config: dict, run: str, budget: str) -> str:

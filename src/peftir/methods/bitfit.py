@@ -16,6 +16,7 @@ class BitFitConfig:
 @register("bitfit")
 class BitFit(Method):
     Config = BitFitConfig
+    zero_init_identity = True  # nothing is inserted: the model is the backbone
 
     def apply(self, model: Bert, cfg: BitFitConfig) -> Bert:
         for name, p in model.named_parameters():

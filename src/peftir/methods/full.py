@@ -1,4 +1,9 @@
-"""Full fine-tuning: every backbone parameter trains (the reference of every table)."""
+"""Full fine-tuning: every backbone parameter trains (the reference of every table).
+
+`count_train` is the size of our `Bert` (no pooler): 108,891,648 for BERT-base. `count` is the budget
+denominator, 100% by definition: HF `BertModel` *with* its pooler (d·d + d more), 109,482,240 for
+BERT-base as the paper counts (see `budget.backbone_params`); the task models do not use the pooler.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +21,26 @@ class FullConfig:
 @register("full")
 class Full(Method):
     Config = FullConfig
+    zero_init_identity = True  # nothing is inserted: the model is the backbone
 
     def apply(self, model: Bert, cfg: FullConfig) -> Bert:
         for p in model.parameters():
             p.requires_grad_(True)
         return model
 
-    def count(self, c: BertConfig, cfg: FullConfig) -> int:
-        d, L, i = c.hidden_size, c.num_hidden_layers, c.intermediate_size
-        emb = (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * d + 2 * d
-        layer = 4 * (d * d + d) + 2 * d + (d * i + i) + (i * d + d) + 2 * d + 2 * d
-        return emb + L * layer
+    def count(self, c: BertConfig, cfg: FullConfig | None = None) -> int:
+        from peftir.methods.budget import backbone_params
+
+        return backbone_params(c)
+
+    def count_train(self, c: BertConfig, cfg: FullConfig | None = None) -> int:
+        return bert_params(c)
+
+
+def bert_params(c: BertConfig) -> int:
+    """Parameters of our `Bert` (embeddings + layers, no pooler)."""
+    d, L, i = c.hidden_size, c.num_hidden_layers, c.intermediate_size
+    emb = (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * d + 2 * d  # + LayerNorm
+    attn = 4 * (d * d + d) + 2 * d  # q, k, v, out + LayerNorm
+    ffn = (d * i + i) + (i * d + d) + 2 * d  # up, down + LayerNorm
+    return emb + L * (attn + ffn)

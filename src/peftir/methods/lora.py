@@ -18,8 +18,9 @@ class LoRALinear(nn.Module):
     def __init__(self, base: nn.Linear, r: int, alpha: float, dropout: float = 0.0):
         super().__init__()
         self.base = base
-        self.lora_A = nn.Parameter(torch.empty(r, base.in_features))
-        self.lora_B = nn.Parameter(torch.zeros(base.out_features, r))
+        kw = {"device": base.weight.device, "dtype": base.weight.dtype}
+        self.lora_A = nn.Parameter(torch.empty(r, base.in_features, **kw))
+        self.lora_B = nn.Parameter(torch.zeros(base.out_features, r, **kw))
         nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
         self.scaling = alpha / r
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
@@ -34,6 +35,10 @@ class LoRAConfig:
     alpha: float = 32.0
     dropout: float = 0.0
     targets: tuple[str, ...] = ("query", "value")
+
+    def __post_init__(self):  # YAML/JSON give lists (or one string): store a hashable tuple
+        t = self.targets
+        object.__setattr__(self, "targets", (t,) if isinstance(t, str) else tuple(t))
 
 
 @register("lora")

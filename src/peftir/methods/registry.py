@@ -8,6 +8,8 @@ A method module defines a frozen config dataclass and registers a `Method`:
         def apply(self, model, cfg): ...            # freeze backbone, insert modules, return model
         def count(self, bert_cfg, cfg) -> int: ...   # trainable parameters by formula
         size_fields = ("r",)                        # what the budget solver may change
+        def count_train(self, bert_cfg, cfg): ...    # optional: parameters that get gradients, when they
+                                                    # differ from the budget count (prefix's MLP)
 
 Dispatch is `get_method(key)`; an unknown key names every registered key.
 """
@@ -21,7 +23,7 @@ from torch import nn
 
 from peftir.models.bert import Bert, BertConfig
 
-REGISTRY: dict[str, "Method"] = {}
+REGISTRY: dict[str, Method] = {}
 
 
 class Method:
@@ -29,8 +31,9 @@ class Method:
 
     key: str = ""
     Config: type = type(None)
-    size_fields: tuple[str, ...] = ()  # integer size parameters the budget solver may set
-    # ratios the solver keeps fixed between size fields, e.g. IAA's ar/r (field -> (base field, ratio))
+    # integer size parameters the budget solver may set; it varies the first and keeps the others in
+    # the ratio the given params have (IAA's ar/r, MAM's l/r)
+    size_fields: tuple[str, ...] = ()
     zero_init_identity: bool = False  # True when the model equals the frozen backbone at init
 
     def config(self, params: dict[str, Any] | None = None):
@@ -46,14 +49,21 @@ class Method:
     def validate(self, cfg) -> None:
         for f in self.size_fields:
             v = getattr(cfg, f)
-            if not isinstance(v, int) or v < 1:
-                raise ValueError(f"method {self.key!r}: {f}={v!r} must be a positive integer")
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                fields = sorted(x.name for x in dataclasses.fields(self.Config))
+                raise ValueError(f"method {self.key!r}: {f}={v!r} must be a positive integer "
+                                 f"(size fields: {list(self.size_fields)}; valid parameters: {fields})")
 
     def apply(self, model: Bert, cfg) -> Bert:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def count(self, bert_cfg: BertConfig, cfg) -> int:  # pragma: no cover - abstract
+        """Trainable parameters by the paper's convention: what budgets (%) are computed from."""
         raise NotImplementedError
+
+    def count_train(self, bert_cfg: BertConfig, cfg) -> int:
+        """Parameters that receive gradients during training (= `count` unless a method says otherwise)."""
+        return self.count(bert_cfg, cfg)
 
 
 def register(key: str):

@@ -26,14 +26,13 @@ STAGES = ("retriever", "reranker")
 
 def resolve_method(spec: dict, bert_cfg: BertConfig) -> tuple[dict, float]:
     """-> (resolved params, achieved % of backbone parameters by the method's formula)."""
+    from peftir.methods import budget
+
     method = get_method(spec["method"])
     params = dict(spec.get("params") or {})
     if spec.get("budget_pct") is not None and method.size_fields:
-        from peftir.methods import budget
-
         return budget.solve(spec["method"], bert_cfg, float(spec["budget_pct"]), params)
-    total = get_method("full").count(bert_cfg, None)
-    return params, 100.0 * method.count(bert_cfg, method.config(params)) / total
+    return params, 100.0 * method.count(bert_cfg, method.config(params)) / budget.backbone_params(bert_cfg)
 
 
 def build(stage: str, backbone: str, spec: dict, pooling: str, normalize: bool = False, seed: int = 0):
@@ -41,6 +40,7 @@ def build(stage: str, backbone: str, spec: dict, pooling: str, normalize: bool =
         raise ValueError(f"stage {stage!r}: expected one of {STAGES}")
     torch.manual_seed(seed)  # method modules (LoRA A, aside W_down, prefixes, head) draw from this seed
     bert = load_backbone(backbone, seed=seed)
+    backbone_total = n_params(bert)
     params, pct = resolve_method(spec, bert.config)
     bert = apply_method(bert, spec["method"], params)
     model = BiEncoder(bert, pooling, normalize) if stage == "retriever" else CrossEncoder(bert, pooling)
@@ -48,7 +48,7 @@ def build(stage: str, backbone: str, spec: dict, pooling: str, normalize: bool =
     model.meta = {
         "stage": stage, "backbone": backbone, "pooling": pooling, "normalize": normalize, "spec": spec,
         "params": params, "achieved_pct": pct,
-        "backbone_params": n_params(bert), "trainable_params": n_params(bert, trainable_only=True),
+        "backbone_params": backbone_total, "trainable_params": n_params(bert, trainable_only=True),
         "head_params": sum(p.numel() for p in head),
     }
     return model
