@@ -9,7 +9,11 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# config.yaml is the default; `--configfile other.yaml` REPLACES it (Snakemake would otherwise merge
+# the two dicts, mixing e.g. the method grids of two experiments).
+if not config:
+
+    configfile: "config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")

@@ -12,14 +12,15 @@ for _ds, _d in config["datasets"].items():
             report=f"results/data/{_ds}/report.json",
         params:
             root=pcfg.dataset_root(config, _ds),
+            out=f"results/data/{_ds}",
             splits=" ".join(_d["splits"]),
-            qrels=_d.get("qrels", "qrels"),
+            qrels=f"--qrels-name {_d['qrels']}" if _d.get("qrels") else "",
             origin=f"--origin {_d['origin']}" if _d.get("origin") else "",
             sample=as_json(_d.get("sample")),
             seed=config.get("sample_seed", 13),
         log:
             f"logs/data/{_ds}/prepare.log",
         shell:
-            "{PY} prepare --root {params.root:q} --out results/data/" + _ds + " --splits {params.splits}"
-            " --qrels-name {params.qrels} {params.origin} --sample-json {params.sample:q}"
+            "{PY} prepare --root {params.root:q} --out {params.out:q} --splits {params.splits}"
+            " {params.qrels} {params.origin} --sample-json {params.sample:q}"
             " --seed {params.seed} > {log:q} 2>&1"

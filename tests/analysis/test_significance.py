@@ -1,0 +1,103 @@
+"""Paired t-tests and table markers against hand-computed values.
+
+For df = 3 the t distribution's CDF has a closed form,
+    F(t) = 1/2 + (1/π) · [ (t/√3) / (1 + t²/3) + arctan(t/√3) ],
+which the expected p-values below use.
+"""
+
+import math
+
+import pytest
+
+from peftir.analysis.significance import mark_table, paired_ttest, pool_seeds
+
+Q = ["q1", "q2", "q3", "q4"]
+
+
+def qv(values):
+    return dict(zip(Q, values))
+
+
+def p_df3(t):
+    u = t / math.sqrt(3)
+    return 2 * (1 - (0.5 + (u / (1 + u * u) + math.atan(u)) / math.pi))
+
+
+def test_ttest_differences_1_2_3_4():
+    """d = [1, 2, 3, 4]: mean 2.5, sd = sqrt((2.25 + .25 + .25 + 2.25) / 3) = sqrt(5/3),
+    se = sd / 2, t = 2.5 / (sqrt(5/3) / 2) = sqrt(15) = 3.8730.
+    p: t/√3 = √5, 1 + t²/3 = 6, F = 1/2 + (√5/6 + arctan √5)/π = 1/2 + (0.372678 + 1.150262)/π
+    = 0.984767, p = 2 (1 − F) = 0.030466 → significant at 0.05."""
+    r = paired_ttest(qv([1, 2, 3, 4]), qv([0, 0, 0, 0]))
+    assert r.t == pytest.approx(math.sqrt(15))
+    assert r.p == pytest.approx(0.030466, abs=1e-6)
+    assert r.p == pytest.approx(p_df3(math.sqrt(15)))
+    assert r.n == 4 and r.mean_a == 2.5 and r.mean_b == 0
+    assert r.a_better(0.05) and not r.a_better(0.01)
+    back = paired_ttest(qv([0, 0, 0, 0]), qv([1, 2, 3, 4]))  # two-tailed: symmetric
+    assert back.t == pytest.approx(-math.sqrt(15)) and back.p == pytest.approx(r.p)
+    assert not back.a_better(0.05)
+
+
+def test_ttest_not_significant():
+    """d = [.2, .1, −.1, .2]: mean .1, sd = sqrt((.01 + 0 + .04 + .01) / 3) = sqrt(.02),
+    t = .1 / (sqrt(.02) / 2) = √2; t/√3 = 0.816497, 1 + t²/3 = 5/3,
+    F = 1/2 + (0.489898 + 0.684719)/π = 0.873893, p = 0.252215."""
+    r = paired_ttest(qv([1.2, 1.1, 0.9, 1.2]), qv([1, 1, 1, 1]))
+    assert r.t == pytest.approx(math.sqrt(2))
+    assert r.p == pytest.approx(0.252215, abs=1e-6)
+    assert not r.a_better()
+
+
+def test_alignment_on_shared_queries_and_errors():
+    a = {**qv([1, 2, 3, 4]), "only_a": 100.0}
+    b = {**qv([0, 0, 0, 0]), "only_b": -100.0}
+    assert paired_ttest(a, b).t == pytest.approx(math.sqrt(15))
+    with pytest.raises(ValueError, match="share no query"):
+        paired_ttest({"x": 1.0}, {"y": 1.0})
+
+
+def test_degenerate_differences():
+    assert (paired_ttest(qv([1, 1, 1, 1]), qv([1, 1, 1, 1])).p) == 1.0
+    r = paired_ttest(qv([2, 2, 2, 2]), qv([1, 1, 1, 1]))
+    assert r.t == math.inf and r.p == 0.0
+
+
+def test_pool_seeds_mean_per_query_on_shared_queries():
+    s1 = {"q1": 1.0, "q2": 0.0, "q3": 5.0}
+    s2 = {"q1": 0.0, "q2": 1.0}
+    assert pool_seeds([s1, s2]) == {"q1": 0.5, "q2": 0.5}
+    # pooled seeds are what gets tested: seeds [1,2,3,4]±1 average to [1,2,3,4]
+    a = [qv([0, 3, 2, 5]), qv([2, 1, 4, 3])]
+    assert paired_ttest(a, qv([0, 0, 0, 0])).t == pytest.approx(math.sqrt(15))
+
+
+def test_mark_table():
+    """Budget "0.5%": A = full + [.01,.02,.03,.04], B = full. A − full and A − B are the first test's
+    differences scaled by .01 (t unchanged, p = .0305): A gets "†*"; B − full = 0 (p = 1), B − A < 0.
+    Budget "6.7%": C = full + [.02,.01,−.01,.02] (vs full: t = √2, p = .252, no "*"),
+    D = full − [.01,.02,.03,.04]. C's best rival is D: C − D = [.03,.03,.02,.06], mean .035,
+    squared deviations sum .0009, sd = sqrt(.0003), t = .035 / (sqrt(.0003)/2) = 7/√3 = 4.0415;
+    t/√3 = 7/3, 1 + t²/3 = 58/9, F = 1/2 + (0.362069 + 1.165905)/π = 0.986369, p = .0273 → C gets "†"."""
+    full = [0.5, 0.5, 0.5, 0.5]
+    values = {
+        "full": qv(full),
+        "A": qv([0.51, 0.52, 0.53, 0.54]),
+        "B": qv(full),
+        "C": qv([0.52, 0.51, 0.49, 0.52]),
+        "D": qv([0.49, 0.48, 0.47, 0.46]),
+    }
+    budget = {"full": None, "A": "0.5%", "B": "0.5%", "C": "6.7%", "D": "6.7%"}
+    assert p_df3(7 / math.sqrt(3)) == pytest.approx(0.02726, abs=1e-5)
+    marks = mark_table(values, "full", budget)
+    assert marks == {"full": "", "A": "†*", "B": "", "C": "†", "D": ""}
+    # stricter alpha removes all markers (p = .0305 and .0273)
+    assert set(mark_table(values, "full", budget, alpha=0.01).values()) == {""}
+    # only D may serve as "best PET": A and B now have no rival at their budget
+    marks = mark_table(values, "full", budget, reference_pets={"D"})
+    assert marks["A"] == "*" and marks["B"] == "" and marks["C"] == "†"
+
+
+def test_mark_table_unknown_full():
+    with pytest.raises(KeyError, match="full"):
+        mark_table({"A": qv([1, 2, 3, 4])}, "full", {"A": "0.5%"})

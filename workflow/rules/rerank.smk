@@ -1,0 +1,155 @@
+"""Cross-encoder re-ranking (paper.md §4): train one cross-encoder per (method run, budget, seed), re-rank
+the first stage's top-`rerank.depth`, plus two reference rows: the first stage truncated (BM25) and the
+zero-shot backbone as a bi-encoder. Uses TRAIN_DS and DEV from train.smk (include after it)."""
+
+RERANK = config["rerank"]
+RERANK_EVALS = [{**e, "measures": RERANK["measures"]} for e in config["evaluation"]]
+RERANKER_SYSTEMS = ["results/reranker/bm25/none/s0", "results/reranker/zero-shot/none/s0"] + system_dirs(
+    "reranker"
+)
+
+
+def first_stage(w):
+    """The run re-ranked: `rerank.candidates` is `bm25` or a retrieval system `{run}/{budget}/s{seed}`."""
+    system = "bm25/none/s0" if RERANK["candidates"] == "bm25" else RERANK["candidates"]
+    return f"results/retriever/{system}/runs/{w.ds}.{w.split}.run"
+
+
+rule train_reranker:
+    """One cross-encoder: one PET method at one budget, one seed (head always trained)."""
+    wildcard_constraints:
+        run="|".join(RUNS),
+        budget="|".join(BUDGETS),
+    input:
+        triples=f"results/train/{TRAIN_DS}/triples.jsonl.gz",
+        corpus=data(TRAIN_DS, "corpus"),
+        dev_queries=data(TRAIN_DS, "queries", DEV["split"]),
+        dev_qrels=data(TRAIN_DS, "qrels", DEV["split"]),
+        dev_run=f"results/retriever/bm25/none/s0/runs/{TRAIN_DS}.{DEV['split']}.run",
+    output:
+        model=directory("results/reranker/{run}/{budget}/s{seed}/model"),
+        curve="results/reranker/{run}/{budget}/s{seed}/curve.jsonl",
+        info="results/reranker/{run}/{budget}/s{seed}/run_info.json",
+    params:
+        method=lambda w: pcfg.method_json(config, w.run, w.budget),
+        hp=lambda w: as_json(
+            {**config["reranker"], "lr": config["methods"][w.run].get("reranker_lr", config["methods"][w.run]["lr"])}
+        ),
+        backbone=backbone_json(),
+        ckpt="checkpoints/reranker/{run}/{budget}/s{seed}",
+    log:
+        "logs/reranker/{run}/{budget}/s{seed}/train.log",
+    benchmark:
+        "benchmarks/reranker/{run}/{budget}/s{seed}/train.tsv"
+    threads: config["threads"]
+    resources:
+        gpu=1,
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "{PY} train-reranker --method-json {params.method:q} --train-json {params.hp:q}"
+        " --backbone-json {params.backbone:q} --triples {input.triples:q} --corpus {input.corpus:q}"
+        " --dev-queries {input.dev_queries:q} --dev-qrels {input.dev_qrels:q} --dev-run {input.dev_run:q}"
+        " --seed {wildcards.seed} --out {output.model:q} --curve {output.curve:q} --run-info {output.info:q}"
+        " --ckpt-dir {params.ckpt:q} --threads {threads} > {log:q} 2>&1"
+
+
+rule rerank:
+    """Re-rank the first stage's top-depth of one split with one trained cross-encoder."""
+    wildcard_constraints:
+        run="|".join(RUNS),
+        budget="|".join(BUDGETS),
+    input:
+        model="results/reranker/{run}/{budget}/s{seed}/model",
+        first=first_stage,
+        queries="results/data/{ds}/queries.{split}.tsv",
+        corpus="results/data/{ds}/corpus.jsonl.gz",
+    output:
+        run="results/reranker/{run}/{budget}/s{seed}/runs/{ds}.{split}.run",
+        info="results/reranker/{run}/{budget}/s{seed}/runs/{ds}.{split}.info.json",
+    params:
+        depth=RERANK["depth"],
+        candidates=RERANK["candidates"],
+        bs=RERANK.get("batch_size", 64),
+        bf16="--bf16" if RERANK.get("bf16") else "",
+    log:
+        "logs/reranker/{run}/{budget}/s{seed}/rerank.{ds}.{split}.log",
+    benchmark:
+        "benchmarks/reranker/{run}/{budget}/s{seed}/rerank.{ds}.{split}.tsv"
+    threads: config["threads"]
+    resources:
+        gpu=1,
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "{PY} rerank --model {input.model:q} --run {input.first:q} --queries {input.queries:q}"
+        " --corpus {input.corpus:q} --depth {params.depth} --candidates {params.candidates:q}"
+        " --batch-size {params.bs} {params.bf16} --out {output.run:q} --run-info {output.info:q}"
+        " --tag {wildcards.run} --threads {threads} > {log:q} 2>&1"
+
+
+rule rerank_reference_bm25:
+    """Reference row: BM25's own top-depth, truncated, not re-ranked."""
+    input:
+        first="results/retriever/bm25/none/s0/runs/{ds}.{split}.run",
+    output:
+        run="results/reranker/bm25/none/s0/runs/{ds}.{split}.run",
+    params:
+        depth=RERANK["depth"],
+    log:
+        "logs/reranker/bm25/none/s0/truncate.{ds}.{split}.log",
+    shell:
+        "{PY} rerank --model none --run {input.first:q} --depth {params.depth} --out {output.run:q}"
+        " --tag bm25 > {log:q} 2>&1"
+
+
+rule rerank_zero_shot:
+    """Reference row: the zero-shot backbone as a bi-encoder re-scores the first stage's top-depth."""
+    input:
+        first=first_stage,
+        queries="results/data/{ds}/queries.{split}.tsv",
+        corpus="results/data/{ds}/corpus.jsonl.gz",
+    output:
+        run="results/reranker/zero-shot/none/s0/runs/{ds}.{split}.run",
+        info="results/reranker/zero-shot/none/s0/runs/{ds}.{split}.info.json",
+    params:
+        backbone=backbone_json(),
+        depth=RERANK["depth"],
+        candidates=RERANK["candidates"],
+        q_len=config["reranker"]["q_len"],
+        p_len=config["reranker"]["p_len"],
+        bs=RERANK.get("batch_size", 64),
+        bf16="--bf16" if RERANK.get("bf16") else "",
+    log:
+        "logs/reranker/zero-shot/none/s0/rerank.{ds}.{split}.log",
+    benchmark:
+        "benchmarks/reranker/zero-shot/none/s0/rerank.{ds}.{split}.tsv"
+    threads: config["threads"]
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "{PY} rerank --model zero-shot --backbone-json {params.backbone:q} --run {input.first:q}"
+        " --queries {input.queries:q} --corpus {input.corpus:q} --depth {params.depth}"
+        " --candidates {params.candidates:q} --q-len {params.q_len} --p-len {params.p_len} --batch-size {params.bs}"
+        " {params.bf16} --out {output.run:q} --run-info {output.info:q} --tag zero-shot --threads {threads}"
+        " > {log:q} 2>&1"
+
+
+rule tables_reranking:
+    """The re-ranking table: first stage, zero-shot backbone, every trained cross-encoder (mean ± std over seeds)."""
+    input:
+        metrics=[f"{d}/metrics/{e['dataset']}.{e['split']}.json" for d in RERANKER_SYSTEMS for e in RERANK_EVALS],
+        infos=[f"{d}/run_info.json" for d in system_dirs("reranker")],
+    output:
+        csv=report("results/tables/reranking.csv", caption="../report/reranking.rst", category="Tables"),
+        md="results/tables/reranking.md",
+        tex="results/tables/reranking.tex",
+    params:
+        systems=RERANKER_SYSTEMS,
+        evals=as_json(RERANK_EVALS),
+        backbone=config["backbone"]["name"],
+    log:
+        "logs/tables/reranking.log",
+    shell:
+        "{PY} table --stage reranker --systems {params.systems:q} --evals {params.evals:q}"
+        " --backbone {params.backbone:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} > {log:q} 2>&1"
