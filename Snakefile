@@ -23,10 +23,19 @@ from peftir import config as pcfg
 pcfg.validate(config, workflow.basedir)
 
 
+# Cheap steps run in the Snakemake process itself, never as cluster jobs (profiles/slurm).
+localrules:
+    all,
+    evaluate,
+    tables,
+    tables_reranking,
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/bm25.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/rerank.smk"
 include: "workflow/rules/retrieve.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
@@ -35,3 +44,4 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         rules.tables.output,
+        rules.tables_reranking.output,

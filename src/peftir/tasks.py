@@ -107,3 +107,45 @@ def rr_at_k(run: dict[str, dict[str, float]], qrels, k: int = 10) -> float:
         ranked = sorted(run.get(q, {}).items(), key=lambda kv: (-kv[1], kv[0]))[:k]
         total += next((1.0 / i for i, (d, _) in enumerate(ranked, 1) if rel.get(d, 0) > 0), 0.0)
     return total / max(1, len(qrels))
+
+
+def clip_queries(tok, texts: list[str], q_len: int) -> list[str]:
+    """Cut each query text after its first `q_len` word pieces (no special tokens), so that in a
+    `[CLS] q [SEP] p [SEP]` pair the query keeps at most q_len pieces and the passage gets the rest.
+    E.g. q_len=2: 'what is apt' -> 'what is'."""
+    enc = tok(texts, max_length=q_len, truncation=True, add_special_tokens=False, return_offsets_mapping=True)
+    return [t[: o[-1][1]] if o else t for t, o in zip(texts, enc["offset_mapping"])]
+
+
+def encode_pairs(tok, queries: list[str], passages: list[str], q_len: int, max_len: int) -> dict:
+    """Tokenise (q, p) pairs as `[CLS] q [SEP] p [SEP]` (token_type_ids 0 for q, 1 for p), queries
+    clipped to q_len pieces, passages truncated so each pair fits max_len. -> dict of (N, T) tensors."""
+    b = tok(clip_queries(tok, queries, q_len), passages, max_length=max_len, truncation="only_second",
+            padding=True, return_token_type_ids=True, return_tensors="pt")
+    return {k: b[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+
+
+class RerankTask:
+    """Cross-encoder training: each query's group = 1 positive + n_neg negatives from its first-stage
+    pool (the same triples as the retriever), scored jointly as pairs; localized contrastive loss
+    (softmax CE over the group, positive first; paper.md §4)."""
+
+    def __init__(self, tokenizer, sampler: TripleSampler, batch_size: int, q_len: int, max_len: int):
+        if q_len + 3 >= max_len:
+            raise ValueError(f"max_len {max_len} leaves no room for a passage after q_len {q_len} "
+                             "and 3 special tokens")
+        self.tok, self.sampler = tokenizer, sampler
+        self.batch_size, self.q_len, self.max_len = batch_size, q_len, max_len
+        self.group = 1 + sampler.n_neg
+
+    def batch(self, rng: random.Random):
+        groups = self.sampler.draw(rng, self.batch_size)  # [(query, [pos, neg, ...])] * Q
+        qs = [g[0] for g in groups for _ in g[1]]
+        ps = [t for g in groups for t in g[1]]
+        return {"pairs": encode_pairs(self.tok, qs, ps, self.q_len, self.max_len)}  # (Q*G, T)
+
+    def loss(self, model, batch):
+        return model(batch["pairs"], self.group)
+
+    def tokens(self, batch) -> int:
+        return int(batch["pairs"]["attention_mask"].sum())

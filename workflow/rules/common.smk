@@ -43,11 +43,32 @@ def eval_pairs():
     return [(e["dataset"], e["split"]) for e in config["evaluation"]]
 
 
-def measures_for(ds, split):
+def measures_for(ds, split, stage="retriever"):
+    if stage == "reranker":
+        return config["rerank"]["measures"]
     for e in config["evaluation"]:
         if (e["dataset"], e["split"]) == (ds, split):
             return e["measures"]
     raise ValueError(f"no evaluation configured for {ds}/{split}")
+
+
+def rel_for(ds, split):
+    """Minimum relevant grade for binary measures: the evaluation's `rel` (TREC DL: 2), else the global one."""
+    for e in config["evaluation"]:
+        if (e["dataset"], e["split"]) == (ds, split) and "rel" in e:
+            return e["rel"]
+    return config.get("relevance_threshold", 1)
+
+
+def without(d, *keys):
+    """`d` less `keys` (e.g. the GPU count, which changes how a job runs, not what it computes)."""
+    return {k: v for k, v in d.items() if k not in keys}
+
+
+def launcher(resources):
+    """`python -m peftir`, or torchrun with one process per GPU when a job holds several (DDP)."""
+    n = int(getattr(resources, "gpu", 1) or 1)
+    return f"torchrun --standalone --nproc_per_node {n} -m peftir" if n > 1 else PY
 
 
 def system_dirs(stage):

@@ -1,10 +1,36 @@
-"""Validate and materialise each collection under results/data/{ds}/ (one rule per dataset)."""
+"""Validate and materialise each collection under results/data/{ds}/ (one rule per dataset). A dataset of
+format ir_datasets / msmarco-passage / msmarco-doc is first converted into its root (the shared layout)."""
+
+import shlex
 
 for _ds, _d in config["datasets"].items():
+    _convert = pcfg.convert_command(config, _ds)
+
+    if _convert:
+
+        rule:
+            name:
+                f"convert_data_{_ds.replace('-', '_')}"
+            input:
+                _convert[1],
+            output:
+                root=directory(pcfg.dataset_root(config, _ds)),
+            params:
+                args=_convert[0],
+            log:
+                f"logs/data/{_ds}/convert.log",
+            benchmark:
+                f"benchmarks/data/{_ds}/convert.tsv"
+            conda:
+                "../../envs/torch.yaml"
+            shell:
+                "{PY} {params.args} --out {output.root:q} > {log:q} 2>&1"
 
     rule:
         name:
             f"prepare_data_{_ds.replace('-', '_')}"
+        input:
+            [pcfg.dataset_root(config, _ds)] if _convert else [],
         output:
             corpus=f"results/data/{_ds}/corpus.jsonl.gz",
             queries=[f"results/data/{_ds}/queries.{s}.tsv" for s in _d["splits"]],
@@ -16,11 +42,11 @@ for _ds, _d in config["datasets"].items():
             splits=" ".join(_d["splits"]),
             qrels=f"--qrels-name {_d['qrels']}" if _d.get("qrels") else "",
             origin=f"--origin {_d['origin']}" if _d.get("origin") else "",
-            sample=as_json(_d.get("sample")),
+            sample=f"--sample-json {shlex.quote(as_json(_d['sample']))}" if _d.get("sample") else "",
             seed=config.get("sample_seed", 13),
         log:
             f"logs/data/{_ds}/prepare.log",
         shell:
             "{PY} prepare --root {params.root:q} --out {params.out:q} --splits {params.splits}"
-            " {params.qrels} {params.origin} --sample-json {params.sample:q}"
+            " {params.qrels} {params.origin} {params.sample}"
             " --seed {params.seed} > {log:q} 2>&1"

@@ -9,8 +9,8 @@ rule evaluate:
     output:
         metrics="results/{stage}/{run}/{budget}/s{seed}/metrics/{ds}.{split}.json",
     params:
-        measures=lambda w: " ".join(measures_for(w.ds, w.split)),
-        rel=config.get("relevance_threshold", 1),
+        measures=lambda w: " ".join(measures_for(w.ds, w.split, w.stage)),
+        rel=lambda w: rel_for(w.ds, w.split),
     wildcard_constraints:
         stage="retriever|reranker",
     log:

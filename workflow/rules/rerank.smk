@@ -9,10 +9,10 @@ RERANKER_SYSTEMS = ["results/reranker/bm25/none/s0", "results/reranker/zero-shot
 )
 
 
-def first_stage(w):
-    """The run re-ranked: `rerank.candidates` is `bm25` or a retrieval system `{run}/{budget}/s{seed}`."""
-    system = "bm25/none/s0" if RERANK["candidates"] == "bm25" else RERANK["candidates"]
-    return f"results/retriever/{system}/runs/{w.ds}.{w.split}.run"
+# the run re-ranked: `rerank.candidates` is `bm25` or a retrieval system `{run}/{budget}/s{seed}`
+FIRST_STAGE = "results/retriever/{system}/runs/{{ds}}.{{split}}.run".format(
+    system="bm25/none/s0" if RERANK["candidates"] == "bm25" else RERANK["candidates"]
+)
 
 
 rule train_reranker:
@@ -61,7 +61,7 @@ rule rerank:
         budget="|".join(BUDGETS),
     input:
         model="results/reranker/{run}/{budget}/s{seed}/model",
-        first=first_stage,
+        first=FIRST_STAGE,
         queries="results/data/{ds}/queries.{split}.tsv",
         corpus="results/data/{ds}/corpus.jsonl.gz",
     output:
@@ -98,6 +98,8 @@ rule rerank_reference_bm25:
         depth=RERANK["depth"],
     log:
         "logs/reranker/bm25/none/s0/truncate.{ds}.{split}.log",
+    conda:
+        "../../envs/torch.yaml"
     shell:
         "{PY} rerank --model none --run {input.first:q} --depth {params.depth} --out {output.run:q}"
         " --tag bm25 > {log:q} 2>&1"
@@ -106,7 +108,7 @@ rule rerank_reference_bm25:
 rule rerank_zero_shot:
     """Reference row: the zero-shot backbone as a bi-encoder re-scores the first stage's top-depth."""
     input:
-        first=first_stage,
+        first=FIRST_STAGE,
         queries="results/data/{ds}/queries.{split}.tsv",
         corpus="results/data/{ds}/corpus.jsonl.gz",
     output:

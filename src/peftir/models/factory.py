@@ -47,6 +47,7 @@ def build(stage: str, backbone: str, spec: dict, pooling: str, normalize: bool =
     head = [] if stage == "retriever" else list(model.head.parameters())
     model.meta = {
         "stage": stage, "backbone": backbone, "pooling": pooling, "normalize": normalize, "spec": spec,
+        "seed": seed,
         "params": params, "achieved_pct": pct,
         "backbone_params": backbone_total, "trainable_params": n_params(bert, trainable_only=True),
         "head_params": sum(p.numel() for p in head),
@@ -71,7 +72,8 @@ def load(model_dir: str | Path, device: str = "cpu"):
         raise FileNotFoundError(f"{model_dir}: no model.json (not a trained peftir model)")
     meta = json.loads((model_dir / "model.json").read_text())
     spec = {**meta["spec"], "params": meta["params"], "budget_pct": None}
-    model = build(meta["stage"], meta["backbone"], spec, meta["pooling"], meta.get("normalize", False))
+    model = build(meta["stage"], meta["backbone"], spec, meta["pooling"], meta.get("normalize", False),
+                  seed=meta.get("seed", 0))  # the seed rebuilds a random (tiny) backbone's frozen weights
     if (model_dir / "trainable.pt").exists():
         sd = torch.load(model_dir / "trainable.pt", map_location="cpu", weights_only=True)
         expected = {n for n, p in model.named_parameters() if p.requires_grad}
