@@ -16,11 +16,11 @@ if not config:
     configfile: "config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
-
 from peftir import config as pcfg
 
+# peftir's check first: the same schema plus semantic checks, every message naming its key
 pcfg.validate(config, workflow.basedir)
+validate(config, "workflow/schemas/config.schema.yaml")
 
 
 # Cheap steps run in the Snakemake process itself, never as cluster jobs (profiles/slurm).
@@ -29,6 +29,12 @@ localrules:
     evaluate,
     tables,
     tables_reranking,
+    paper_table,
+    convergence,
+    landscape_plot,
+    figure3,
+    rerank_reference_bm25,
+    bm25_split_queries,
 
 
 include: "workflow/rules/common.smk"
@@ -39,9 +45,12 @@ include: "workflow/rules/rerank.smk"
 include: "workflow/rules/retrieve.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/analysis.smk"
+include: "workflow/rules/verify.smk"
 
 
 rule all:
     input:
         rules.tables.output,
         rules.tables_reranking.output,
+        ANALYSIS_TARGETS,

@@ -35,3 +35,22 @@ def test_sharded_search_equals_unsharded(tmp_path):
     # and both equal brute force
     brute = np.argsort(-(q @ emb.T), axis=1)[:, :50]
     assert [[d for _, d in r] for r in whole] == [[f"d{j}" for j in row] for row in brute]
+
+
+def test_read_shard_streams_exactly_the_shard(tmp_path):
+    """encode's streaming shard reader equals slicing the whole corpus (blank lines skipped)."""
+    import gzip
+    import json
+
+    from peftir.data.collections import iter_corpus
+    from peftir.encode import read_shard
+
+    path = tmp_path / "corpus.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        for i in range(23):
+            f.write(json.dumps({"_id": f"d{i}", "title": "", "text": f"text {i}"}) + "\n" + ("\n" if i % 7 == 0 else ""))
+    whole = list(iter_corpus(path))
+    for n in (1, 4, 30):
+        parts = [read_shard(path, i, n) for i in range(n)]
+        assert [p for part in parts for p in part] == whole
+        assert parts == [whole[lo:hi] for lo, hi in (shard_bounds(23, i, n) for i in range(n))]

@@ -135,26 +135,36 @@ def _num_docs(index_dir: str | Path) -> int:
         reader.close()
 
 
+def open_searcher(index_dir: str | Path | None = None, prebuilt: str | None = None):
+    """A LuceneSearcher over a local index, or over one of pyserini's prebuilt indexes by name (e.g.
+    `msmarco-v1-passage`; downloaded once into ~/.cache/pyserini, or PYSERINI_CACHE)."""
+    start_jvm()
+    from pyserini.search.lucene import LuceneSearcher
+
+    if prebuilt:
+        return LuceneSearcher.from_prebuilt_index(prebuilt)
+    if not Path(index_dir).is_dir():
+        raise FileNotFoundError(f"{index_dir}: no such index directory")
+    return LuceneSearcher(str(index_dir))
+
+
 def search(
-    index_dir: str | Path,
+    index_dir: str | Path | None,
     queries: dict[str, str],
     k: int = 1000,
     k1: float = 0.9,
     b: float = 0.4,
     threads: int = 1,
     chunk: int = 1000,
+    prebuilt: str | None = None,
 ) -> Run:
     """BM25 top-`k` for every query: {qid: {docid: score}}. Queries without a hit map to {}.
 
     Query strings are analysed into a bag of words (Anserini's BagOfWordsQueryGenerator), never parsed
     as Lucene query syntax, so `c++ AND "foo` or `a:b [x]` are searched as plain words.
+    With `prebuilt`, pyserini's prebuilt index of that name is searched instead of `index_dir`.
     """
-    start_jvm()
-    from pyserini.search.lucene import LuceneSearcher
-
-    if not Path(index_dir).is_dir():
-        raise FileNotFoundError(f"{index_dir}: no such index directory")
-    searcher = LuceneSearcher(str(index_dir))
+    searcher = open_searcher(index_dir, prebuilt)
     searcher.set_bm25(k1=float(k1), b=float(b))
     qids = list(queries)
     run: Run = {}
@@ -181,7 +191,9 @@ def _cmd_index(args) -> None:
 def _cmd_search(args) -> None:
     queries = load_queries(args.queries)
     t0 = time.perf_counter()
-    run = search(args.index, queries, k=args.k, k1=args.k1, b=args.b, threads=args.threads)
+    if bool(args.index) == bool(args.prebuilt):
+        raise ValueError("bm25-search: give exactly one of --index and --prebuilt")
+    run = search(args.index, queries, k=args.k, k1=args.k1, b=args.b, threads=args.threads, prebuilt=args.prebuilt)
     log.info("searched %d queries in %.1f s", len(queries), time.perf_counter() - t0)
     write_run(run, args.out, tag=args.tag)
 
@@ -194,7 +206,8 @@ def register(subparsers) -> None:
     p.set_defaults(func=_cmd_index)
 
     p = subparsers.add_parser("bm25-search", help="BM25 batch search; writes a TREC run")
-    p.add_argument("--index", required=True, help="index directory from bm25-index")
+    p.add_argument("--index", help="index directory from bm25-index")
+    p.add_argument("--prebuilt", help="instead of --index: a pyserini prebuilt index, e.g. msmarco-v1-passage")
     p.add_argument("--queries", required=True, help="queries TSV (qid<TAB>text)")
     p.add_argument("--out", required=True, help="output TREC run file")
     p.add_argument("--k", type=int, default=1000, help="hits per query")

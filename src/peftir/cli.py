@@ -14,6 +14,7 @@ import sys
 SUBCOMMAND_MODULES = [
     "peftir.data.cli",
     "peftir.bm25",
+    "peftir.chunks",
     "peftir.negatives",
     "peftir.retriever",
     "peftir.reranker",
@@ -24,6 +25,7 @@ SUBCOMMAND_MODULES = [
     "peftir.analysis.cli",
     "peftir.config",
     "peftir.report",
+    "peftir.verify",
 ]
 
 

@@ -37,9 +37,17 @@ def schema_errors(config: dict, schema_path: str | Path = SCHEMA) -> list[str]:
     schema = yaml.safe_load(Path(schema_path).read_text())
     v = jsonschema.Draft202012Validator(schema)
     out = []
-    for e in sorted(v.iter_errors(config), key=lambda e: list(e.absolute_path)):
-        key = ".".join(str(p) for p in e.absolute_path) or "(top level)"
-        out.append(f"{key}: {e.message}")
+    for e in sorted(v.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path]):
+        path = [str(p) for p in e.absolute_path]
+        key = ".".join(path) or "(top level)"
+        if e.validator == "additionalProperties" and e.validator_value is False and isinstance(e.instance, dict):
+            allowed = sorted(e.schema.get("properties", {}))
+            out += [f"{'.'.join(path + [str(k)])}: unknown key; allowed here: {allowed}"
+                    for k in sorted(set(e.instance) - set(allowed), key=str)]
+        elif e.validator == "pattern" and "measures" in path:
+            out.append(f"{key}: {e.instance!r} is not an ir-measures measure (e.g. RR@10, R@1000, nDCG@10)")
+        else:
+            out.append(f"{key}: {e.message}")
     return out
 
 
@@ -49,7 +57,8 @@ def dataset_root(config: dict, ds: str) -> str:
 
 def method_spec(config: dict, run: str, budget: str) -> dict:
     m = config["methods"][run]
-    pct = None if budget == NATURAL else m.get("budget_pct", {}).get(budget, config["budgets"][budget])
+    solve = budget != NATURAL and config.get("solve_budgets", True)  # false: the configured sizes as given
+    pct = m.get("budget_pct", {}).get(budget, config["budgets"][budget]) if solve else None
     params = {**m.get("params", {}), **m.get("budget_params", {}).get(budget, {})}
     return {"name": run, "method": m["method"], "params": params, "budget": budget, "budget_pct": pct}
 
@@ -58,17 +67,106 @@ def method_json(config: dict, run: str, budget: str) -> str:
     return json.dumps(method_spec(config, run, budget), sort_keys=True)
 
 
+def seeds_for(config: dict, budget: str) -> list[int]:
+    """Seeds of one budget: `budget_seeds[budget]` when set (e.g. 3 seeds for the small grid), else `seeds`."""
+    return (config.get("budget_seeds") or {}).get(budget, config["seeds"])
+
+
 def grid(config: dict, stage: str = "retriever") -> list[tuple[str, str, int]]:
     """(run, budget, seed) for every trained system of a stage."""
     return [(run, b, s) for run, m in config["methods"].items() if stage in m.get("stages", [stage])
-            for b in m["budgets"] for s in config["seeds"]]
+            for b in m["budgets"] for s in seeds_for(config, b)]
+
+
+def format_errors(name: str, d: dict) -> list[str]:
+    """A converted dataset names a source for every split: an ir_datasets id or an official queries file."""
+    fmt, splits = d.get("format", "layout"), d["splits"]
+    if fmt == "ir_datasets":
+        missing = [s for s in splits if s not in (d.get("ir_datasets") or {})]
+        return [f"datasets.{name}.ir_datasets: no id for split(s) {missing}"] if missing else []
+    if fmt in ("msmarco-passage", "msmarco-doc"):
+        if not d.get("files"):
+            return [f"datasets.{name}.files: format {fmt} needs the official files (collection, queries)"]
+        missing = [s for s in splits if s not in d["files"]["queries"]]
+        return [f"datasets.{name}.files.queries: no file for split(s) {missing}"] if missing else []
+    return []
+
+
+def check_declared_backbone(real, declared: dict | None) -> None:
+    """`backbone.config` (declared architecture) must agree with the checkpoint's, field by field."""
+    have = real.to_dict()
+    diff = {k: (v, have[k]) for k, v in (declared or {}).items() if k in have and have[k] != v}
+    if diff:
+        raise ValueError(f"backbone.config disagrees with the checkpoint's config (declared, real): {diff}")
+
+
+def convert_command(config: dict, ds: str) -> tuple[str, list[str]] | None:
+    """How a dataset of format `ir_datasets` / `msmarco-passage` / `msmarco-doc` is written into its
+    root in the shared layout: (shell-quoted `python -m peftir` arguments, input files); None for
+    format `layout`. Official file paths may use {data_root}."""
+    import shlex
+
+    d = config["datasets"][ds]
+    fmt = d.get("format", "layout")
+    judged = ["--judged-only"] if d.get("judged_only") else []
+    if fmt == "ir_datasets":
+        ids = [f"{s}={d['ir_datasets'][s]}" for s in d["splits"]]
+        return shlex.join(["from-ir-datasets", "--dataset", *ids, *judged]), []
+    if fmt not in ("msmarco-passage", "msmarco-doc"):
+        return None
+    f = d["files"]
+
+    def path(p: str) -> str:
+        return p.format(data_root=config["data_root"])
+
+    queries = {s: path(f["queries"][s]) for s in d["splits"]}
+    qrels = {s: path(q) for s, q in (f.get("qrels") or {}).items() if s in d["splits"]}
+    args = ["convert-msmarco", "--collection", path(f["collection"]),
+            "--queries", *(f"{s}={q}" for s, q in queries.items()),
+            *(["--qrels", *(f"{s}={q}" for s, q in qrels.items())] if qrels else []),
+            "--kind", "passage" if fmt == "msmarco-passage" else "document", *judged]
+    return shlex.join(args), [path(f["collection"]), *queries.values(), *qrels.values()]
+
+
+def backbone_cfg(config: dict):
+    """The backbone's BertConfig: from its checkpoint, else from the declared `backbone.config`
+    (offline dry runs: the budget solver needs only the architecture); both present must agree."""
+    from peftir.models.bert import BertConfig
+    from peftir.models.factory import bert_config_for
+
+    bb = config["backbone"]
+    try:
+        real = bert_config_for(bb["name"])
+    except (FileNotFoundError, ValueError) as e:
+        if not bb.get("config"):
+            raise ValueError(f"backbone.name: {e}") from None
+        return BertConfig.from_dict(bb["config"])
+    check_declared_backbone(real, bb.get("config"))
+    return real
+
+
+def layout_errors(name: str, d: dict, root: Path) -> list[str]:
+    """Files a dataset in the shared layout must hold: the corpus and each split's queries and qrels."""
+    from peftir.data.collections import DataError
+    from peftir.data.validate import split_files
+
+    errs = []
+    if not (root / "corpus.jsonl.gz").is_file() and not d.get("origin"):
+        errs.append(f"datasets.{name}.root: {root / 'corpus.jsonl.gz'} not found")
+    for split in d["splits"]:
+        try:
+            split_files(root, split, d.get("qrels"))
+        except DataError as e:
+            key = "qrels" if d.get("qrels") and "qrels" in str(e) else "splits"
+            errs.append(f"datasets.{name}.{key}: {e}")
+    return errs
 
 
 def semantic_errors(config: dict, base: Path = Path(".")) -> list[str]:
     import ir_measures
 
     from peftir.methods import get_method, method_names
-    from peftir.models.factory import bert_config_for, resolve_method
+    from peftir.models.factory import resolve_method
 
     errs = []
     ds = config["datasets"]
@@ -76,6 +174,19 @@ def semantic_errors(config: dict, base: Path = Path(".")) -> list[str]:
         root = base / dataset_root(config, name)
         if not root.exists() and not d.get("origin") and d.get("format", "layout") == "layout":
             errs.append(f"datasets.{name}.root: {root} does not exist and no origin is configured")
+        elif root.is_dir() and d.get("format", "layout") == "layout":
+            errs += layout_errors(name, d, root)
+        errs += format_errors(name, d)
+    for name in (config["bm25"].get("prebuilt") or {}):
+        if name not in ds:
+            errs.append(f"bm25.prebuilt: unknown dataset {name!r}; configured: {sorted(ds)}")
+    for stage in ("retriever", "reranker"):
+        t = config.get(stage) or {}
+        if t.get("batch_size", 1) % t.get("gpus", 1):
+            errs.append(f"{stage}.batch_size: {t['batch_size']} queries cannot be split over gpus={t['gpus']}")
+    for b in config.get("budget_seeds") or {}:
+        if b != NATURAL and b not in config["budgets"]:
+            errs.append(f"budget_seeds: unknown budget {b!r}; configured: {sorted(config['budgets']) + [NATURAL]}")
     for key in ("train",):
         t = config[key]
         if t["dataset"] not in ds:
@@ -87,15 +198,16 @@ def semantic_errors(config: dict, base: Path = Path(".")) -> list[str]:
             errs.append(f"evaluation.{i}.dataset: unknown dataset {e['dataset']!r}; configured: {sorted(ds)}")
         elif e["split"] not in ds[e["dataset"]]["splits"]:
             errs.append(f"evaluation.{i}.split: {e['dataset']} has no split {e['split']!r}")
-        for m in e["measures"]:
+        for j, m in enumerate(e["measures"]):
             try:
                 ir_measures.parse_measure(m)
-            except Exception:
-                errs.append(f"evaluation.{i}.measures: {m!r} is not an ir-measures measure")
+            except (NameError, ValueError, SyntaxError, TypeError):  # unknown names: NameError
+                errs.append(f"evaluation.{i}.measures.{j}: {m!r} is not an ir-measures measure "
+                            "(e.g. RR@10, R@1000, nDCG@10)")
     try:
-        bert_cfg = bert_config_for(config["backbone"]["name"])
-    except (FileNotFoundError, ValueError) as e:
-        return errs + [f"backbone.name: {e}"]
+        bert_cfg = backbone_cfg(config)
+    except ValueError as e:
+        return errs + [str(e)]
     for run, m in config["methods"].items():
         try:
             get_method(m["method"])
@@ -107,11 +219,34 @@ def semantic_errors(config: dict, base: Path = Path(".")) -> list[str]:
                 errs.append(f"methods.{run}.budgets: unknown budget {b!r}; configured: "
                             f"{sorted(config['budgets']) + [NATURAL]}")
                 continue
+            spec = method_spec(config, run, b)
             try:
-                resolve_method(method_spec(config, run, b), bert_cfg)
+                params, pct = resolve_method(spec, bert_cfg)
             except (ValueError, TypeError) as e:
-                errs.append(f"methods.{run} at budget {b!r}: {e}")
+                where = "budget_params" if b in m.get("budget_params", {}) else "params"
+                key = f"methods.{run}.{where}" if "unknown parameter" in str(e) else f"methods.{run}"
+                errs.append(f"{key} at budget {b!r}: {e}")
+                continue
+            errs += budget_errors(config, run, b, spec, params, pct)
     return errs
+
+
+def budget_errors(config: dict, run: str, budget: str, spec: dict, params: dict, pct: float) -> list[str]:
+    """A budget below half of what the method's smallest size (r=1, l=1, ...) costs cannot be met: the
+    solver would round the size to 0, so it returns size 1 at more than twice the budget. An error naming
+    the key that sets the budget. E.g. LoRA on tiny:2x64 costs 0.0247% per unit of r: 0.01% -> error."""
+    from peftir.methods import get_method
+
+    size = get_method(spec["method"]).size_fields
+    target = spec["budget_pct"]
+    if target is None or not size or params.get(size[0]) != 1 or pct <= 2 * target:
+        return []
+    key = (f"methods.{run}.budget_pct.{budget}" if budget in config["methods"][run].get("budget_pct", {})
+           else f"budgets.{budget}")
+    where = f"methods.{run} ({spec['method']!r} on {config['backbone']['name']})"
+    msg = (f"{key}: {target}% is too small for {where}: its smallest size {size[0]}=1 already takes "
+           f"{pct:.4g}% of the backbone's parameters")
+    return [msg]
 
 
 def validate(config: dict, base: str | Path = ".") -> dict:

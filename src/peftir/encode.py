@@ -11,7 +11,7 @@ import json
 import numpy as np
 import torch
 
-from peftir.data.collections import iter_corpus, doc_text
+from peftir.data.collections import doc_text, iter_lines, parse_corpus_line
 from peftir.io import atomic_open
 from peftir.models import factory
 from peftir.models.backbone import load_tokenizer
@@ -36,6 +36,24 @@ def shard_bounds(n_docs: int, shard: int, n_shards: int) -> tuple[int, int]:
     return shard * n_docs // n_shards, (shard + 1) * n_docs // n_shards
 
 
+def read_shard(corpus, shard: int, n_shards: int) -> list[tuple[str, dict]]:
+    """The (docid, doc) records of one shard, streaming: a first pass counts the records, a second parses
+    and keeps only the shard's (a shard job never holds the whole corpus, e.g. 22 GB of MS MARCO documents).
+    Equals list(iter_corpus(corpus))[lo:hi]."""
+    n = sum(1 for _, line in iter_lines(corpus) if line.strip())
+    lo, hi = shard_bounds(n, shard, n_shards)
+    out, i = [], 0
+    for k, line in iter_lines(corpus):
+        if not line.strip():
+            continue
+        if i >= hi:
+            break
+        if i >= lo:
+            out.append(parse_corpus_line(line, f"{corpus}:{k}"))
+        i += 1
+    return out
+
+
 def save_npz(path, **arrays) -> None:
     with atomic_open(path, "wb") as f:
         np.savez(f, **arrays)
@@ -45,12 +63,11 @@ def cmd_encode(a) -> None:
     from peftir.retriever import embed
 
     torch.set_num_threads(a.threads)
-    docs = list(iter_corpus(a.corpus))
-    lo, hi = shard_bounds(len(docs), a.shard, a.n_shards)
+    docs = read_shard(a.corpus, a.shard, a.n_shards)
     model, tok = load_encoder(a.model, a.backbone_json, a.device)
-    ids = [d for d, _ in docs[lo:hi]]
+    ids = [d for d, _ in docs]
     with torch.autocast(device_type=torch.device(a.device).type, dtype=torch.bfloat16, enabled=a.bf16):
-        emb = embed(model, tok, [doc_text(x) for _, x in docs[lo:hi]], a.p_len, a.batch_size, a.device,
+        emb = embed(model, tok, [doc_text(x) for _, x in docs], a.p_len, a.batch_size, a.device,
                     desc=f"encode shard {a.shard}/{a.n_shards}")
     save_npz(a.out, ids=np.array(ids, dtype=object).astype(str), emb=emb)
 

@@ -43,6 +43,9 @@ def device_info(device: torch.device | str = "cpu") -> dict:
     if torch.cuda.is_available():
         d["gpu"] = torch.cuda.get_device_name(0)
         d["gpus"] = torch.cuda.device_count()
+    from peftir.distributed import world_size
+
+    d["world_size"] = world_size()  # processes training together (torchrun DDP), 1 when single
     return d
 
 

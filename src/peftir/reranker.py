@@ -78,6 +78,7 @@ def cmd_train_reranker(a) -> None:
     tok = load_tokenizer(bb["name"])
     model = factory.build("reranker", bb["name"], spec, pooling, seed=a.seed)
     sampler = TripleSampler(a.triples, corpus, hp.get("n_neg", 7))
+    info.update(triples=sampler.stats)  # queries skipped for want of a positive / a negative, counted
     cfg = TrainConfig.from_dict(hp)
     max_len = max_len_of(hp)
     task = RerankTask(tok, sampler, cfg.batch_size, hp["q_len"], max_len)

@@ -12,14 +12,16 @@ import logging
 import numpy as np
 import torch
 
+from peftir import distributed
+from peftir.config import check_declared_backbone
 from peftir.data.collections import load_corpus, load_qrels, load_queries
 from peftir.data.trec import read_run
-from peftir.io import write_json
+from peftir.io import write_json, write_jsonl
 from peftir.models import factory
 from peftir.models.backbone import load_tokenizer
 from peftir.provenance import RunInfo
 from peftir.tasks import DevSet, RetrievalTask, TripleSampler, rr_at_k
-from peftir.train import Trainer, TrainConfig
+from peftir.train import TrainConfig, Trainer
 
 log = logging.getLogger(__name__)
 
@@ -53,29 +55,44 @@ def dev_fn_for(dev: DevSet, tok, q_len, p_len):
 
 def cmd_train_retriever(a) -> None:
     torch.set_num_threads(a.threads)
+    ctx = distributed.init(a.device)  # torchrun: this rank's GPU and the process group; else a no-op
     spec, hp, bb = json.loads(a.method_json), json.loads(a.train_json), json.loads(a.backbone_json)
-    info = RunInfo("train-retriever", {"method": spec, "train": hp, "backbone": bb}, seed=a.seed, device=a.device)
+    info = RunInfo("train-retriever", {"method": spec, "train": hp, "backbone": bb}, seed=a.seed, device=ctx.device)
     corpus = load_corpus(a.corpus)
     tok = load_tokenizer(bb["name"])
     model = factory.build("retriever", bb["name"], spec, bb["pooling"], bb.get("normalize", False), seed=a.seed)
+    check_declared_backbone(model.bert.config, bb.get("config"))  # the sizes the dry run solved
+    if ctx.enabled:
+        model.gather = distributed.gather_with_grad  # cross-device in-batch negatives
     sampler = TripleSampler(a.triples, corpus, hp["n_neg"])
+    info.update(triples=sampler.stats)  # queries skipped for want of a positive / a negative, counted
     cfg = TrainConfig.from_dict(hp)
     task = RetrievalTask(tok, sampler, cfg.batch_size, hp["q_len"], hp["p_len"], hp.get("temperature", 1.0))
     dev_fn = None
-    if a.dev_queries and cfg.eval_every:
+    if a.dev_queries and cfg.eval_every and ctx.is_main:
         dev = DevSet(load_queries(a.dev_queries), load_qrels(a.dev_qrels), read_run(a.dev_run), corpus,
                      hp.get("dev_queries", 64), hp.get("dev_candidates", 16), seed=0)
         dev_fn = dev_fn_for(dev, tok, hp["q_len"], hp["p_len"])
-    trainer = Trainer(model, task, cfg, a.seed, a.ckpt_dir, dev_fn=dev_fn, device=a.device,
-                      key=json.dumps([spec, hp, bb], sort_keys=True))
+    probe = None
+    if a.probe_out and a.probe_json:  # update-direction probe (peftir.analysis.probe), on when configured
+        from peftir.analysis.probe import retrieval_probe
+
+        probe = retrieval_probe(task, json.loads(a.probe_json))
+    trainer = Trainer(model, task, cfg, a.seed, a.ckpt_dir, dev_fn=dev_fn, probe=probe, device=ctx.device,
+                      key=json.dumps([spec, hp, bb], sort_keys=True), dist=ctx)
     trainer.run()
-    trainer.write_curve(a.curve)
-    factory.save(model, a.out, {"seed": a.seed, "train": hp})
-    m = model.meta
-    write_json(info.finish(stats=trainer.stats(), resolved_params=m["params"], achieved_pct=m["achieved_pct"],
-                           trainable_params=m["trainable_params"], total_params=m["backbone_params"],
-                           head_params=m["head_params"]), a.run_info)
-    trainer.cleanup()
+    stats = trainer.stats()  # a collective under torchrun: every rank calls it
+    if ctx.is_main:  # rank 0 writes every output
+        trainer.write_curve(a.curve)
+        if a.probe_out:
+            write_jsonl(probe.records if probe else [], a.probe_out)  # empty when the probe is off
+        factory.save(model, a.out, {"seed": a.seed, "train": hp})
+        m = model.meta
+        write_json(info.finish(stats=stats, resolved_params=m["params"], achieved_pct=m["achieved_pct"],
+                               trainable_params=m["trainable_params"], total_params=m["backbone_params"],
+                               head_params=m["head_params"]), a.run_info)
+        trainer.cleanup()
+    distributed.finish()
 
 
 def add_common(p) -> None:
@@ -99,4 +116,7 @@ def register(sub) -> None:
     p = sub.add_parser("train-retriever", help="train one bi-encoder (one method, budget, seed)")
     add_common(p)
     p.add_argument("--triples", required=True, help="BM25-negative triples (jsonl.gz)")
+    p.add_argument("--probe-json", default="", help='update-direction probe settings, e.g. {"every": 10, '
+                   '"batches": 2, "batch_size": 4, "seed": 0}; empty: no probe')
+    p.add_argument("--probe-out", help="discrepancy.jsonl to write (empty when --probe-json is empty)")
     p.set_defaults(func=cmd_train_retriever)

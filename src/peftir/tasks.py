@@ -8,11 +8,14 @@ Sampling uses the trainer's seeded `random.Random`, so a resumed run draws the s
 
 from __future__ import annotations
 
+import logging
 import random
 
 import torch
 
 from peftir.io import read_jsonl
+
+log = logging.getLogger(__name__)
 
 
 class TripleSampler:
@@ -22,6 +25,14 @@ class TripleSampler:
     def __init__(self, triples_path, corpus: dict[str, str], n_neg: int):
         rows = read_jsonl(triples_path)
         self.rows = [r for r in rows if r["pos"] and r["negs"]]
+        # documented rule: a query without a positive or without a negative is skipped and counted
+        # (in run_info.json under "triples"); mine-negatives already drops queries without positives
+        self.stats = {"queries": len(rows), "used": len(self.rows),
+                      "skipped_no_positive": sum(not r["pos"] for r in rows),
+                      "skipped_no_negative": sum(bool(r["pos"]) and not r["negs"] for r in rows)}
+        if len(self.rows) < len(rows):
+            log.warning("%s: skipping %d of %d training queries: %s", triples_path, len(rows) - len(self.rows),
+                        len(rows), self.stats)
         if not self.rows:
             raise ValueError(f"{triples_path}: no training query has both a positive and a negative")
         missing = {d for r in self.rows for d in r["pos"] + r["negs"] if d not in corpus}

@@ -1,6 +1,8 @@
 """The task-agnostic trainer: AdamW, linear warmup + decay, gradient clipping, optional bf16 autocast,
-atomic resumable checkpoints, `curve.jsonl` (step, loss, lr, grad_norm; dev metric every N steps)
-and `run_info.json`. Used by both stages (bi-encoder retrieval, cross-encoder re-ranking).
+optional gradient checkpointing, atomic resumable checkpoints, `curve.jsonl` (step, loss, lr,
+grad_norm; dev metric every N steps) and `run_info.json`. Used by both stages (bi-encoder retrieval,
+cross-encoder re-ranking). Under torchrun it trains data-parallel (DDP, see peftir.distributed):
+every rank takes its slice of the same global batch; rank 0 alone evaluates, logs and checkpoints.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from peftir import distributed
 from peftir.io import atomic_open, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     bf16: bool = False
+    gradient_checkpointing: bool = False  # recompute each layer's activations in backward (less memory)
     eval_every: int = 50
     ckpt_every: int = 50
     log_every: int = 1
@@ -55,14 +59,25 @@ def fingerprint(*objs) -> str:
 
 class Trainer:
     def __init__(self, model, task, cfg: TrainConfig, seed: int, ckpt_dir: str | Path | None,
-                 dev_fn=None, probe=None, device: str = "cpu", key: str = ""):
+                 dev_fn=None, probe=None, device: str = "cpu", key: str = "", dist=None):
         self.model, self.task, self.cfg, self.seed = model.to(device), task, cfg, seed
         self.dev_fn, self.probe, self.device = dev_fn, probe, device
+        self.dist = dist or distributed.context()
+        if cfg.gradient_checkpointing:  # IAA-M's wrapped encoder forwards the flag to the real one
+            model.bert.encoder.gradient_checkpointing = True
         self.ckpt = Path(ckpt_dir) / "checkpoint.pt" if ckpt_dir else None
         self.key = fingerprint(key, seed)
         self.params = [p for p in model.parameters() if p.requires_grad]
         if not self.params:
             raise ValueError("nothing to train: the method left no parameter trainable")
+        self.net = model  # what the loss runs through: the model, or its DDP wrapper
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            if getattr(task, "sampler", None) is not None:
+                task.sampler = distributed.RankSlicedSampler(task.sampler, self.dist.rank, self.dist.world_size)
+            cuda = torch.device(device).type == "cuda"
+            self.net = DistributedDataParallel(model, device_ids=[torch.device(device).index] if cuda else None)
         self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         warm = int(round(cfg.warmup * cfg.steps))
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_lambda(s, cfg.steps, warm))
@@ -72,6 +87,8 @@ class Trainer:
 
     # --- checkpoints -------------------------------------------------------------------------------
     def save_checkpoint(self) -> None:
+        if not self.dist.is_main:
+            return
         state = {"key": self.key, "step": self.step, "curve": self.curve, "tokens": self.tokens,
                  "train_time": self.train_time,
                  "trainable": {n: p.detach() for n, p in self.model.named_parameters() if p.requires_grad},
@@ -106,7 +123,7 @@ class Trainer:
         return torch.autocast(device_type=torch.device(self.device).type, dtype=torch.bfloat16)
 
     def evaluate(self) -> None:
-        if self.dev_fn is None:
+        if self.dev_fn is None or not self.dist.is_main:
             return
         self.model.eval()
         with torch.no_grad(), self.autocast():
@@ -119,7 +136,8 @@ class Trainer:
         resumed = self.maybe_resume()
         if self.step == 0 and not resumed:
             self.evaluate()
-        bar = tqdm(total=self.cfg.steps, initial=self.step, desc="train", mininterval=5, dynamic_ncols=True)
+        bar = tqdm(total=self.cfg.steps, initial=self.step, desc="train", mininterval=5, dynamic_ncols=True,
+                   disable=not self.dist.is_main)
         while self.step < self.cfg.steps:
             t0 = time.perf_counter()
             self.model.train()
@@ -127,7 +145,7 @@ class Trainer:
             if self.probe is not None:
                 self.probe.before_step(self.model, self.step)
             with self.autocast():
-                loss = self.task.loss(self.model, batch)
+                loss = self.task.loss(self.net, batch)
             loss.backward()
             gn = torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
             lr = self.sched.get_last_lr()[0]
@@ -139,10 +157,11 @@ class Trainer:
                 self.probe.after_step(self.model, self.step)
             self.train_time += time.perf_counter() - t0
             self.tokens += self.task.tokens(batch)
-            self.curve.append({"step": self.step, "loss": round(loss.item(), 6), "lr": lr,
+            value = loss.item() if not self.dist.enabled else distributed.mean_over_ranks(loss.item())  # global batch
+            self.curve.append({"step": self.step, "loss": round(value, 6), "lr": lr,
                                "grad_norm": round(float(gn), 6)})
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+            bar.set_postfix(loss=f"{value:.3f}")
             if self.cfg.eval_every and (self.step % self.cfg.eval_every == 0 or self.step == self.cfg.steps):
                 self.evaluate()
             if self.ckpt and self.cfg.ckpt_every and self.step % self.cfg.ckpt_every == 0 and self.step < self.cfg.steps:
@@ -154,12 +173,14 @@ class Trainer:
         write_jsonl(self.curve, path)
 
     def stats(self) -> dict:
-        return {"steps": self.step, "train_time_s": round(self.train_time, 2), "tokens": self.tokens,
-                "tokens_per_s": round(self.tokens / max(self.train_time, 1e-9), 1),
-                "s_per_step": round(self.train_time / max(self.step, 1), 4)}
+        tokens = distributed.sum_over_ranks(self.tokens) if self.dist.enabled else self.tokens  # all devices
+        return {"steps": self.step, "train_time_s": round(self.train_time, 2), "tokens": tokens,
+                "tokens_per_s": round(tokens / max(self.train_time, 1e-9), 1),
+                "s_per_step": round(self.train_time / max(self.step, 1), 4), "world_size": self.dist.world_size,
+                "gradient_checkpointing": self.cfg.gradient_checkpointing}
 
     def cleanup(self) -> None:
-        if self.ckpt and self.ckpt.exists():
+        if self.ckpt and self.ckpt.exists() and self.dist.is_main:
             self.ckpt.unlink()
 
 

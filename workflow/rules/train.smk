@@ -1,5 +1,7 @@
 """Train one bi-encoder per (method run, budget, seed)."""
 
+from peftir.analysis import settings as aset
+
 TRAIN_DS = config["train"]["dataset"]
 DEV = next((e for e in config["evaluation"] if e["dataset"] == TRAIN_DS and e["split"] != config["train"]["split"]), None)
 
@@ -16,23 +18,27 @@ rule train_retriever:
         model=directory("results/retriever/{run}/{budget}/s{seed}/model"),
         curve="results/retriever/{run}/{budget}/s{seed}/curve.jsonl",
         info="results/retriever/{run}/{budget}/s{seed}/run_info.json",
+        probe="results/retriever/{run}/{budget}/s{seed}/discrepancy.jsonl",  # empty unless analysis.discrepancy.enabled
     params:
         method=lambda w: pcfg.method_json(config, w.run, w.budget),
-        hp=lambda w: as_json({**config["retriever"], "lr": config["methods"][w.run]["lr"]}),
+        hp=lambda w: as_json({**without(config["retriever"], "gpus"), "lr": config["methods"][w.run]["lr"]}),
+        probe=aset.probe_json(config),
         backbone=backbone_json(),
         ckpt="checkpoints/retriever/{run}/{budget}/s{seed}",
+        launch=lambda w, resources: launcher(resources),
     log:
         "logs/retriever/{run}/{budget}/s{seed}/train.log",
     benchmark:
         "benchmarks/retriever/{run}/{budget}/s{seed}/train.tsv"
     threads: config["threads"]
     resources:
-        gpu=1,
+        gpu=config["retriever"].get("gpus", 1),
     conda:
         "../../envs/torch.yaml"
     shell:
-        "{PY} train-retriever --method-json {params.method:q} --train-json {params.hp:q}"
+        "{params.launch} train-retriever --method-json {params.method:q} --train-json {params.hp:q}"
         " --backbone-json {params.backbone:q} --triples {input.triples:q} --corpus {input.corpus:q}"
         " --dev-queries {input.dev_queries:q} --dev-qrels {input.dev_qrels:q} --dev-run {input.dev_run:q}"
         " --seed {wildcards.seed} --out {output.model:q} --curve {output.curve:q} --run-info {output.info:q}"
-        " --ckpt-dir {params.ckpt:q} --threads {threads} > {log:q} 2>&1"
+        " --ckpt-dir {params.ckpt:q} --probe-json {params.probe:q} --probe-out {output.probe:q}"
+        " --threads {threads} > {log:q} 2>&1"

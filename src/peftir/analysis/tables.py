@@ -13,6 +13,7 @@ parenthetical (e.g. "LoRA 0.5%", "IAA-L 6.7%", "Full fine-tuning"), and `column`
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -149,15 +150,22 @@ def metrics_of(df: pd.DataFrame) -> list[str]:
 # --- rendering -----------------------------------------------------------------------------------
 
 
-def _num(x, digits: int, signed: bool = False) -> str:
+Digits = int | Mapping[str, int | str]
+
+
+def _num(x, digits: int | str, signed: bool = False) -> str:
+    """`digits`: decimals (int) or a format spec (str, e.g. ".2e" for tiny variances)."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
-    return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
+    spec = digits if isinstance(digits, str) else f".{digits}f"
+    return f"{x:+{spec}}" if signed else f"{x:{spec}}"
 
 
-def _cells(df: pd.DataFrame, digits: int, cell, text=str) -> tuple[list[str], list[list[str]]]:
+def _cells(df: pd.DataFrame, digits: Digits, cell, text=str) -> tuple[list[str], list[list[str]]]:
     """Header and body as display strings: `cell(mean, std | None, marker)` renders a metric cell,
-    `text(s)` every other string (e.g. escapes it)."""
+    `text(s)` every other string (e.g. escapes it). `digits` per metric: a mapping metric -> digits
+    (missing metrics get 3)."""
+    per = digits if isinstance(digits, Mapping) else {}
     metrics = metrics_of(df)
     has_paper = any(f"{m} paper" in df.columns for m in metrics)
     header = ["method", "budget", "trainable %"]
@@ -171,10 +179,11 @@ def _cells(df: pd.DataFrame, digits: int, cell, text=str) -> tuple[list[str], li
         pct = _num(pct, 3 if pct is not None and pct < 1 else 2)
         line = [text(str(r["method"])), text("–" if pd.isna(r["budget"]) else str(r["budget"])), text(pct)]
         for m in metrics:
-            std = None if math.isnan(r[f"{m} std"]) else _num(r[f"{m} std"], digits)
-            line.append(cell(_num(r[f"{m} mean"], digits), std, r[f"{m} marker"] or ""))
+            dg = per.get(m, 3) if isinstance(digits, Mapping) else digits
+            std = None if math.isnan(r[f"{m} std"]) else _num(r[f"{m} std"], dg)
+            line.append(cell(_num(r[f"{m} mean"], dg), std, r[f"{m} marker"] or ""))
             if has_paper:
-                line += [text(_num(r[f"{m} paper"], digits)), text(_num(r[f"{m} diff"], digits, signed=True))]
+                line += [text(_num(r[f"{m} paper"], dg)), text(_num(r[f"{m} diff"], dg, signed=True))]
         body.append(line)
     return header, body
 
@@ -183,7 +192,7 @@ def table_csv(df: pd.DataFrame) -> str:
     return df.to_csv(index=False)
 
 
-def table_markdown(df: pd.DataFrame, digits: int = 3) -> str:
+def table_markdown(df: pd.DataFrame, digits: Digits = 3) -> str:
     """A GitHub-flavoured Markdown table; cells read "0.312 ± 0.004†"."""
     header, body = _cells(df, digits, lambda m, s, k: m + (f" ± {s}" if s else "") + k)
     esc = [[c.replace("|", "\\|") for c in line] for line in [header, *body]]
@@ -192,7 +201,8 @@ def table_markdown(df: pd.DataFrame, digits: int = 3) -> str:
 
 
 _TEX = {"\\": r"\textbackslash{}", "%": r"\%", "&": r"\&", "_": r"\_", "#": r"\#", "$": r"\$",
-        "{": r"\{", "}": r"\}", "Δ": r"$\Delta$", "–": "--", "†": r"$^\dagger$"}  # fmt: skip
+        "{": r"\{", "}": r"\}", "Δ": r"$\Delta$", "–": "--", "†": r"$^\dagger$", "±": r"$\pm$",
+        "≤": r"$\leq$", "−": "-", "×": r"$\times$", "β": r"$\beta$", "θ": r"$\theta$", "·": r"$\cdot$"}  # fmt: skip
 _TEX_MARK = {"†": r"\dagger", "*": "*"}
 
 
@@ -206,7 +216,7 @@ def _tex_cell(mean: str, std: str | None, marker: str) -> str:
 
 
 def table_latex(
-    df: pd.DataFrame, digits: int = 3, caption: str | None = None, label: str | None = None
+    df: pd.DataFrame, digits: Digits = 3, caption: str | None = None, label: str | None = None
 ) -> str:
     """A booktabs `table` environment; markers become superscripts (`$^{\\dagger *}$`)."""
     header, body = _cells(df, digits, _tex_cell, _tex)
@@ -222,19 +232,51 @@ def table_latex(
     return "\n".join(lines) + "\n"
 
 
+def table_html(df: pd.DataFrame, digits: Digits = 3, caption: str | None = None) -> str:
+    """A standalone HTML page with the table as displayed ("0.312 ± 0.004†"), for the HTML report."""
+    esc = html.escape
+    header, body = _cells(df, digits, lambda m, s, k: m + (f" ± {s}" if s else "") + k)
+    rows = ["<tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"]
+    rows += ["<tr>" + "".join(f"<td>{esc(c)}</td>" for c in line) + "</tr>" for line in body]
+    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><style>'
+        "body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse}"
+        "td,th{border:1px solid #bbb;padding:2px 6px;text-align:right}"
+        "td:first-child,th:first-child{text-align:left}caption{text-align:left;padding:4px}"
+        f"</style></head><body><table>{cap}\n" + "\n".join(rows) + "\n</table></body></html>\n"
+    )
+
+
+def render(df: pd.DataFrame, fmt: str, digits: Digits = 3, caption: str | None = None,
+           label: str | None = None) -> str:
+    """The table as text in one format: csv, md, tex or html."""
+    if fmt == "csv":
+        return table_csv(df)
+    if fmt == "md":
+        return table_markdown(df, digits)
+    if fmt == "tex":
+        return table_latex(df, digits, caption=caption, label=label)
+    if fmt == "html":
+        return table_html(df, digits, caption=caption)
+    raise ValueError(f"table format {fmt!r}: expected csv, md, tex or html")
+
+
+def write_formats(df: pd.DataFrame, paths: Mapping[str, str | Path], digits: Digits = 3,
+                  caption: str | None = None, label: str | None = None) -> dict[str, Path]:
+    """Write each `{format: path}` atomically (formats as `render`)."""
+    out = {}
+    for fmt, path in paths.items():
+        with atomic_open(path) as f:
+            f.write(render(df, fmt, digits, caption, label))
+        out[fmt] = Path(path)
+    return out
+
+
 def write_table(
-    df: pd.DataFrame, stem: str | Path, digits: int = 3, caption: str | None = None
+    df: pd.DataFrame, stem: str | Path, digits: Digits = 3, caption: str | None = None
 ) -> dict[str, Path]:
-    """Write `<stem>.csv`, `<stem>.md` and `<stem>.tex` atomically; returns {suffix: path}."""
+    """Write `<stem>.csv`, `.md`, `.tex` and `.html` atomically; returns {suffix: path}."""
     stem = Path(stem)
-    texts = {
-        "csv": table_csv(df),
-        "md": table_markdown(df, digits),
-        "tex": table_latex(df, digits, caption=caption, label=f"tab:{stem.name}"),
-    }
-    paths = {}
-    for ext, text in texts.items():
-        paths[ext] = stem.with_name(f"{stem.name}.{ext}")
-        with atomic_open(paths[ext]) as f:
-            f.write(text)
-    return paths
+    paths = {ext: stem.with_name(f"{stem.name}.{ext}") for ext in ("csv", "md", "tex", "html")}
+    return write_formats(df, paths, digits, caption, label=f"tab:{stem.name}")

@@ -29,6 +29,7 @@ class BiEncoder(nn.Module):
     def __init__(self, bert: Bert, pooling: str = "mean", normalize: bool = False):
         super().__init__()
         self.bert, self.pooling, self.normalize = bert, pooling, normalize
+        self.gather = None  # set by multi-GPU training: cross-device in-batch negatives (peftir.distributed)
 
     def encode(self, input_ids, attention_mask):  # (B, T) -> (B, d)
         e = pool(self.bert(input_ids, attention_mask), attention_mask, self.pooling)
@@ -38,17 +39,24 @@ class BiEncoder(nn.Module):
         """q: tokenised queries (Q); p: tokenised passages (Q*G, group = [pos, neg...]) -> scalar loss."""
         qe = self.encode(q["input_ids"], q["attention_mask"])  # (Q, d)
         pe = self.encode(p["input_ids"], p["attention_mask"])  # (Q*G, d)
-        return contrastive_loss(qe, pe, temperature)
+        return contrastive_loss(qe, pe, temperature, gather=self.gather)
 
 
-def contrastive_loss(qe, pe, temperature: float = 1.0):
+def contrastive_loss(qe, pe, temperature: float = 1.0, gather=None):
     """CE over all passages in the batch; query i's positive sits at index i*G (G = passages per query).
 
     Example: Q=2, G=2, identity-like embeddings with scores [[2,0,0,0],[0,0,2,0]] →
-    loss = -log(e^2/(e^2+3)) ≈ 0.3490 for each query."""
-    scores = qe @ pe.T / temperature  # (Q, Q*G)
+    loss = -log(e^2/(e^2+3)) ≈ 0.3490 for each query.
+    `gather` (multi-GPU, e.g. peftir.distributed.gather_with_grad): pe -> (every device's pe
+    concatenated, this device's index r); the local queries are then scored against all of them,
+    their positives at (r*Q + i)*G. Without it, nothing changes."""
     group = pe.shape[0] // qe.shape[0]
-    target = torch.arange(qe.shape[0], device=qe.device) * group
+    offset = 0
+    if gather is not None:
+        pe, r = gather(pe)  # (W*Q*G, d)
+        offset = r * qe.shape[0]
+    scores = qe @ pe.T / temperature  # (Q, Q*G) or (Q, W*Q*G)
+    target = (offset + torch.arange(qe.shape[0], device=qe.device)) * group
     return F.cross_entropy(scores.float(), target)
 
 

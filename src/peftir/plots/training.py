@@ -15,16 +15,8 @@ from matplotlib.figure import Figure
 from peftir.plots.style import band, finish, new_figure, styles
 
 
-def plot_convergence(
-    bands: Mapping[str, Mapping[str, pd.DataFrame]],
-    metric: str = "dev RR@10",
-    title: str | None = "Training loss and dev effectiveness",
-    note: str | None = None,
-    log_loss: bool = False,
-) -> Figure:
-    fig, axes = new_figure(2, 1, panel=(5.0, 3.4))
-    ax_loss, ax_dev = axes[0]
-    st = styles(bands)
+def _draw(ax_loss, ax_dev, bands: Mapping[str, Mapping[str, pd.DataFrame]], st: dict, metric: str,
+          log_loss: bool) -> None:
     for method, b in bands.items():
         raw, smooth, dev = b.get("loss"), b.get("loss_ema"), b.get("dev")
         if raw is not None and len(raw):
@@ -40,4 +32,35 @@ def plot_convergence(
     for ax in (ax_loss, ax_dev):
         ax.grid(alpha=0.3)
     ax_dev.legend(fontsize=8, title="mean ± std over seeds", title_fontsize=8)
+
+
+def plot_convergence(
+    bands: Mapping[str, Mapping[str, pd.DataFrame]],
+    metric: str = "dev RR@10",
+    title: str | None = "Training loss and dev effectiveness",
+    note: str | None = None,
+    log_loss: bool = False,
+) -> Figure:
+    fig, axes = new_figure(2, 1, panel=(5.0, 3.4))
+    _draw(*axes[0], bands, styles(bands), metric, log_loss)
+    return finish(fig, title, note)
+
+
+def plot_convergence_rows(
+    rows: Mapping[str, Mapping[str, Mapping[str, pd.DataFrame]]],
+    metric: str = "dev RR@10",
+    title: str | None = "Training loss and dev effectiveness",
+    note: str | None = None,
+    log_loss: bool = False,
+) -> Figure:
+    """One row of (loss, dev) panels per group (e.g. per budget, full fine-tuning in each as the
+    reference): `rows` maps a row title to that row's `{method: bands}`. A method keeps its colour
+    across rows."""
+    labels = list(dict.fromkeys(m for bands in rows.values() for m in bands))
+    st = styles(labels)
+    fig, axes = new_figure(2, max(1, len(rows)), panel=(5.0, 3.2))
+    for (name, bands), (ax_loss, ax_dev) in zip(rows.items(), axes):
+        _draw(ax_loss, ax_dev, bands, st, metric, log_loss)
+        ax_loss.set_title(f"{name}: loss")
+        ax_dev.set_title(f"{name}: {metric}")
     return finish(fig, title, note)

@@ -1,0 +1,217 @@
+"""Workflow tests: the smoke DAG (config/smoke.yaml: a tiny random BERT, sampled embedded data) end to end,
+once per module, shared by every test here; `snakemake verify` against expected/smoke.yaml; a no-op rerun;
+`snakemake -n` for every shipped config; and resume after SIGKILL: a training job killed midway resumes
+from its checkpoint when the same `snakemake` command is rerun and ends with the run file and metrics of an
+uninterrupted run (CPU, bit for bit).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from peftir.data.trec import read_run
+from peftir.io import read_json, read_jsonl
+from workflow_testutil import (
+    REPO,
+    SHARED_DATA,
+    env,
+    load_config,
+    make_workdir,
+    output,
+    snakemake,
+    snakemake_cmd,
+    tail,
+)
+
+pytestmark = pytest.mark.slow
+
+MEASURE = re.compile(r"\b(RR|R|nDCG|P|AP|MRR)@\d+")
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    if not SHARED_DATA.exists():
+        pytest.skip("../shared/data is not beside the repository")
+    wd = make_workdir(tmp_path_factory.mktemp("smoke"), load_config())
+    t0 = time.time()
+    r = snakemake(wd, "--cores", "2", "--configfile", "test.yaml", timeout=1500)
+    assert r.returncode == 0, tail(r)
+    print(f"smoke DAG: {time.time() - t0:.0f} s")
+    return wd
+
+
+def _metric_columns(df: pd.DataFrame) -> list[str]:
+    """Columns holding a metric value (mean, std, paper value, difference), not its count or marker."""
+    return [c for c in df.columns if MEASURE.search(str(c)) and str(c).split()[-1] not in ("n", "marker")]
+
+
+def test_smoke_dag_every_table_exists_parses_and_is_in_range(smoke):
+    tables = smoke / "results" / "tables"
+    for name in ("retrieval", "reranking"):
+        for ext in ("csv", "md", "tex"):
+            assert (tables / f"{name}.{ext}").stat().st_size > 0, f"{name}.{ext}"
+    csvs = sorted(tables.glob("*.csv"))
+    checked = 0
+    for path in csvs:
+        df = pd.read_csv(path)
+        assert len(df) > 0, path.name
+        for col in _metric_columns(df):
+            lo = -1.0 if re.search(r"(diff|Δ|delta)$", col) else 0.0  # differences of two values in [0, 1]
+            vals = [v for v in pd.to_numeric(df[col], errors="coerce") if not math.isnan(v)]
+            assert all(lo <= v <= 1.0 for v in vals), (path.name, col, vals)
+            checked += len(vals)
+    assert checked > 0
+    for name in ("retrieval", "reranking"):
+        rows = set(pd.read_csv(tables / f"{name}.csv").iloc[:, 0])
+        assert {"BM25", "Zero-shot backbone", "full", "lora"} <= rows, (name, rows)
+    for md in tables.glob("*.md"):
+        assert md.read_text().count("|") > 4, md.name
+    for fig in (smoke / "results" / "figures").glob("*"):
+        assert fig.stat().st_size > 0, fig.name
+    # every metrics file of every system is in [0, 1]
+    for f in (smoke / "results").glob("*/*/*/s*/metrics/*.json"):
+        assert all(0.0 <= v <= 1.0 for v in read_json(f)["aggregate"].values()), f
+
+
+def test_verify_against_expected_smoke_scores(smoke):
+    r = snakemake(smoke, "verify", "--cores", "1", "--configfile", "test.yaml")  # targets before --configfile
+    hint = ("\nA number moved. If the change is intended, regenerate the expected file deliberately: "
+            "snakemake expected_scores --configfile config/smoke.yaml; cp results/verify/expected.yaml "
+            "expected/smoke.yaml")
+    assert r.returncode == 0, tail(r, 120) + hint
+    report = read_json(smoke / "results" / "verify" / "verify.json")
+    statuses = [row["status"] for row in report["rows"]]
+    assert statuses and not [s for s in statuses if s.startswith("FAIL")]
+    assert "NEW" not in statuses, "expected/smoke.yaml lacks numbers: regenerate it (see verify.smk)"
+    log = (smoke / "logs/verify/verify.log").read_text()
+    assert re.search(r"\d+ OK, \d+ within tolerance, 0 FAIL, 0 NEW", log), log[-2000:]
+
+
+def test_noop_rerun_does_nothing(smoke):
+    r = snakemake(smoke, "--cores", "1", "--configfile", "test.yaml")
+    assert r.returncode == 0, tail(r)
+    assert "Nothing to be done" in output(r), tail(r)
+
+
+SHIPPED = [REPO / "config.yaml", *sorted((REPO / "config").glob("*.yaml"))]
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.relative_to(REPO).as_posix() for p in SHIPPED])
+def test_dry_run_every_shipped_config(tmp_path, path):
+    if not SHARED_DATA.exists():
+        pytest.skip("../shared/data is not beside the repository")
+    c = yaml.safe_load(path.read_text())
+    c["data_root"] = str(SHARED_DATA)
+    wd = make_workdir(tmp_path, c)
+    r = snakemake(wd, "-n", "--configfile", "test.yaml", timeout=600)
+    out = output(r)
+    if r.returncode != 0 and "not in the Hugging Face cache" in out:
+        pytest.skip(f"{path.name}: its backbone is not available offline")
+    assert r.returncode == 0, tail(r)
+    assert "This was a dry-run" in out or "Nothing to be done" in out, tail(r)
+
+
+# --- resume after SIGKILL ---------------------------------------------------------------------------------
+
+SYSTEM = "results/retriever/lora/small/s1"
+TARGETS = [f"{SYSTEM}/runs/debian.dev.run", f"{SYSTEM}/metrics/debian.dev.json", f"{SYSTEM}/curve.jsonl"]
+STEPS, CKPT_EVERY, KILL_AT = 60, 10, 30  # kill at the first checkpoint at or past half way
+UPSTREAM = ["results/data", "results/bm25", "results/retriever/bm25", "results/train", ".snakemake/metadata"]
+
+
+def _resume_workdir(path: Path, smoke: Path) -> Path:
+    """The smoke config with a longer training (so the job lives a few seconds), and the smoke run's data,
+    BM25 and triples copied in (with their times and Snakemake metadata: only the lora chain runs)."""
+    c = load_config()
+    c["retriever"].update(steps=STEPS, ckpt_every=CKPT_EVERY, eval_every=20)
+    wd = make_workdir(path, c)
+    for item in UPSTREAM:
+        shutil.copytree(smoke / item, wd / item, symlinks=True)
+    return wd
+
+
+def _train_process(wd: Path):
+    import psutil
+
+    for p in psutil.process_iter(["cmdline", "cwd"]):
+        try:
+            if "train-retriever" in (p.info["cmdline"] or []) and Path(p.info["cwd"] or "/") == wd.resolve():
+                return p
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return None
+
+
+def _checkpoint_step(path: Path) -> int:
+    import torch
+
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=False)["step"])
+    except (OSError, EOFError, RuntimeError, KeyError):  # replaced while being read: try again
+        return -1
+
+
+def test_resume_after_sigkill_equals_uninterrupted_run(smoke, tmp_path):
+    pytest.importorskip("psutil")
+    killed_wd = _resume_workdir(tmp_path / "killed", smoke)
+    ref_wd = _resume_workdir(tmp_path / "reference", smoke)
+    args = (*TARGETS, "--cores", "1", "--configfile", "test.yaml")
+    ref = subprocess.Popen(snakemake_cmd(*args), cwd=ref_wd, env=env(), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    first = subprocess.Popen(snakemake_cmd(*args), cwd=killed_wd, env=env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    ckpt = killed_wd / "checkpoints/retriever/lora/small/s1/checkpoint.pt"
+    try:
+        deadline, step, mtime = time.time() + 600, -1, None
+        while time.time() < deadline and first.poll() is None:
+            if ckpt.exists() and ckpt.stat().st_mtime_ns != mtime:
+                mtime = ckpt.stat().st_mtime_ns
+                step = _checkpoint_step(ckpt)
+                if step >= KILL_AT:
+                    break
+            time.sleep(0.02)
+        proc = _train_process(killed_wd)
+        assert proc is not None, f"training ended before it could be killed (checkpoint step {step})"
+        proc.send_signal(signal.SIGKILL)
+        first_out = first.communicate(timeout=300)[0]
+    finally:
+        for p in (first,):
+            if p.poll() is None:  # pragma: no cover
+                p.kill()
+    assert first.returncode != 0, first_out[-3000:]
+    # nothing a rerun would take as complete; the checkpoint survives outside Snakemake's outputs
+    assert not (killed_wd / SYSTEM / "model").exists() and not (killed_wd / SYSTEM / "curve.jsonl").exists()
+    assert ckpt.exists()
+    killed_at = _checkpoint_step(ckpt)
+    assert KILL_AT <= killed_at < STEPS
+
+    rerun = snakemake(killed_wd, *args)  # the same command
+    assert rerun.returncode == 0, tail(rerun)
+    log = (killed_wd / "logs/retriever/lora/small/s1/train.log").read_text()
+    m = re.search(r"resumed from (\S+) at step (\d+)", log)
+    assert m, log[-2000:]
+    resumed_at = int(m[2])
+    assert resumed_at == killed_at
+    assert not ckpt.exists()  # removed once the model is written
+
+    ref_out = ref.communicate(timeout=900)[0]
+    assert ref.returncode == 0, ref_out[-3000:]
+    assert "resumed from" not in (ref_wd / "logs/retriever/lora/small/s1/train.log").read_text()
+    # identical results (CPU): curve (loss, lr, grad norm, dev metric at every step), run file, metrics
+    assert read_jsonl(killed_wd / TARGETS[2]) == read_jsonl(ref_wd / TARGETS[2])
+    assert len(read_jsonl(ref_wd / TARGETS[2])) >= STEPS
+    assert read_run(killed_wd / TARGETS[0]) == read_run(ref_wd / TARGETS[0])
+    a, b = read_json(killed_wd / TARGETS[1]), read_json(ref_wd / TARGETS[1])
+    assert a["aggregate"] == b["aggregate"] and a["per_query"] == b["per_query"]
+    print(f"killed at checkpoint step {killed_at} of {STEPS}; resumed at step {resumed_at}; "
+          f"metrics {a['aggregate']} identical to the uninterrupted run")

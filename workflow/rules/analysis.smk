@@ -1,0 +1,185 @@
+"""The evidence (issue 5): the paper's Tables 2-4 with significance markers, convergence per stage, loss
+landscapes (compute .npz, then draw), the update-direction discrepancy (this project's reconstruction)
+and Figure 3. Every table and figure goes into the HTML report. Include after train.smk and report.smk."""
+
+from peftir.analysis import settings as aset
+
+AN = aset.section(config)
+STAGES = ["retriever"] + (["reranker"] if "reranker" in config and "rerank" in config else [])
+PAPER_TABLE_IDS = ["table2"] + (["table4"] if aset.has_iaa(config) else []) + (["table3"] if "reranker" in STAGES else [])
+LANDSCAPES = [f"results/analysis/landscape/{r}/{b}/s{s}.npz" for r, b, s in aset.landscape_grid(config, pcfg.grid(config))]
+
+
+def stage_evals(stage):
+    if stage == "reranker":
+        return [{**e, "measures": config["rerank"]["measures"]} for e in config["evaluation"]]
+    return config["evaluation"]
+
+
+def stage_systems(stage):
+    return [f"results/{stage}/bm25/none/s0", f"results/{stage}/zero-shot/none/s0"] + system_dirs(stage)
+
+
+def table_stage(w):
+    return "reranker" if w.table == "table3" else "retriever"
+
+
+def stage_metrics(stage):
+    return [f"{d}/metrics/{e['dataset']}.{e['split']}.json" for d in stage_systems(stage) for e in stage_evals(stage)]
+
+
+def figure_out(stem, caption, category, subcategory=None):
+    """A figure's outputs: the PNG into the report (with its .rst caption), the PDF beside it."""
+    return [report(f"{stem}.png", caption=f"../report/{caption}.rst", category=category, subcategory=subcategory),
+            f"{stem}.pdf"]
+
+
+def table_out(stem, caption, category="Tables"):
+    """A table's outputs: the rendered HTML into the report, CSV / Markdown / LaTeX beside it."""
+    return [report(f"{stem}.html", caption=f"../report/{caption}.rst", category=category), f"{stem}.csv",
+            f"{stem}.md", f"{stem}.tex"]
+
+
+rule paper_table:
+    """Table 2, 3 or 4 of the paper for this config (mean ± std over seeds, * and † markers)."""
+    input:
+        metrics=lambda w: stage_metrics(table_stage(w)),
+        infos=lambda w: [f"{d}/run_info.json" for d in system_dirs(table_stage(w))],
+    output:
+        table_out("results/tables/{table}", "paper_table"),
+    params:
+        stage=table_stage,
+        systems=lambda w: stage_systems(table_stage(w)),
+        evals=lambda w: as_json(stage_evals(table_stage(w))),
+        alpha=AN["alpha"],
+        paper=as_json(AN["paper_datasets"]),
+        backbone=config["backbone"]["name"],
+    wildcard_constraints:
+        table="table2|table3|table4",
+    log:
+        "logs/tables/{table}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "{PY} paper-table --kind {wildcards.table} --stage {params.stage} --systems {params.systems:q}"
+        " --evals {params.evals:q} --alpha {params.alpha} --paper-datasets {params.paper:q}"
+        " --backbone {params.backbone:q} --stem results/tables/{wildcards.table} > {log:q} 2>&1"
+
+
+rule convergence:
+    """Convergence of one stage: loss and dev metric vs step (figure) and the summary table."""
+    input:
+        curves=lambda w: [f"{d}/curve.jsonl" for d in system_dirs(w.stage)],
+    output:
+        figure_out("results/figures/convergence.{stage}", "convergence", "Convergence"),
+        table_out("results/tables/convergence.{stage}", "convergence", "Convergence"),
+    params:
+        metric=AN["convergence"]["metric"],
+        fractions=" ".join(str(f) for f in AN["convergence"]["fractions"]),
+        beta=AN["convergence"]["ema_beta"],
+        k=AN["convergence"]["spike_k"],
+        budgets=as_json(config["budgets"]),
+        backbone=config["backbone"]["name"],
+    wildcard_constraints:
+        stage="|".join(STAGES),
+    log:
+        "logs/analysis/convergence.{stage}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "{PY} convergence --stage {wildcards.stage} --curves {input.curves:q} --metric {params.metric:q}"
+        " --fractions {params.fractions} --beta {params.beta} --spike-k {params.k} --budgets {params.budgets:q}"
+        " --backbone {params.backbone:q} --fig-stem results/figures/convergence.{wildcards.stage}"
+        " --table-stem results/tables/convergence.{wildcards.stage} > {log:q} 2>&1"
+
+
+rule landscape:
+    """Loss landscape of one trained bi-encoder: 1-D, 2-D and initial→final path (costly: its own rule)."""
+    input:
+        model="results/retriever/{run}/{budget}/s{seed}/model",
+        triples=f"results/train/{TRAIN_DS}/triples.jsonl.gz",
+        corpus=data(TRAIN_DS, "corpus"),
+    output:
+        npz="results/analysis/landscape/{run}/{budget}/s{seed}.npz",
+    params:
+        hp=as_json(config["retriever"]),
+        settings=as_json(AN["landscape"]["compute"]),
+    log:
+        "logs/analysis/landscape/{run}/{budget}/s{seed}.log",
+    benchmark:
+        "benchmarks/analysis/landscape/{run}/{budget}/s{seed}.tsv"
+    threads: config["threads"]
+    resources:
+        gpu=1,
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "{PY} landscape --model {input.model:q} --triples {input.triples:q} --corpus {input.corpus:q}"
+        " --train-json {params.hp:q} --settings-json {params.settings:q} --out {output.npz:q}"
+        " --threads {threads} > {log:q} 2>&1"
+
+
+rule landscape_plot:
+    """Draw the landscapes (PNG + PDF) and the sharpness table from the .npz files (cheap)."""
+    input:
+        npz=LANDSCAPES,
+    output:
+        figure_out("results/figures/landscape_1d", "landscape", "Loss landscapes"),
+        figure_out("results/figures/landscape_2d", "landscape", "Loss landscapes"),
+        figure_out("results/figures/landscape_path", "landscape", "Loss landscapes"),
+        table_out("results/tables/landscape_sharpness", "landscape", "Loss landscapes"),
+    params:
+        radius=AN["landscape"]["radius"],
+        backbone=config["backbone"]["name"],
+    log:
+        "logs/analysis/landscape_plot.log",
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "{PY} plot-landscape --inputs {input.npz:q} --radius {params.radius} --backbone {params.backbone:q}"
+        " --fig-1d results/figures/landscape_1d --fig-2d results/figures/landscape_2d"
+        " --fig-path results/figures/landscape_path --table-stem results/tables/landscape_sharpness > {log:q} 2>&1"
+
+
+rule discrepancy:
+    """Update-direction discrepancy per layer and step (this project's reconstruction of claim 3)."""
+    input:
+        probes=[f"{d}/discrepancy.jsonl" for d in system_dirs("retriever")],
+    output:
+        figure_out("results/figures/discrepancy", "discrepancy", "Update-direction discrepancy"),
+        table_out("results/tables/discrepancy", "discrepancy", "Update-direction discrepancy"),
+    params:
+        backbone=config["backbone"]["name"],
+    log:
+        "logs/analysis/discrepancy.log",
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "{PY} discrepancy-report --inputs {input.probes:q} --backbone {params.backbone:q}"
+        " --fig-stem results/figures/discrepancy --table-stem results/tables/discrepancy > {log:q} 2>&1"
+
+
+rule figure3:
+    """Figure 3: where each configured method's modules sit, from the module graph the code builds."""
+    output:
+        figure_out("results/figures/figure3", "figure3", "Figure 3"),
+        json="results/figures/figure3.json",
+    params:
+        methods=as_json([[r, {"method": m["method"], "params": m.get("params", {})}] for r, m in config["methods"].items()]),
+        backbone=config["backbone"]["name"],
+    log:
+        "logs/analysis/figure3.log",
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "{PY} figure3 --methods-json {params.methods:q} --backbone {params.backbone:q}"
+        " --stem results/figures/figure3 --json {output.json:q} > {log:q} 2>&1"
+
+
+ANALYSIS_TARGETS = (
+    [f"results/tables/{t}.html" for t in PAPER_TABLE_IDS]
+    + [f"results/{k}/convergence.{s}.{x}" for s in STAGES for k, x in (("figures", "png"), ("tables", "html"))]
+    + (rules.landscape_plot.output if LANDSCAPES else [])
+    + (rules.discrepancy.output if AN["discrepancy"]["enabled"] else [])
+    + (rules.figure3.output if AN["figure3"]["enabled"] else [])
+)
