@@ -30,6 +30,8 @@ quick: $(STAMP)
 	$(BIN)/snakemake --cores 1 --configfile config/quick.yaml --report results/report.html
 
 test: $(STAMP)
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+		|| echo "chromium could not be installed: the report screenshot test will skip"
 	$(BIN)/pytest -q -ra
 
 lint: $(STAMP)

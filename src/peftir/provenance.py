@@ -19,8 +19,8 @@ PACKAGES = ["torch", "transformers", "pyserini", "faiss-cpu", "ir-measures", "sn
 def git_info(cwd: str | Path | None = None) -> dict:
     cwd = cwd or Path(__file__).resolve().parent
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], check=False, cwd=cwd, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], check=False, cwd=cwd,
                                capture_output=True, text=True, timeout=10)
         return {"sha": sha.stdout.strip() or None, "dirty": bool(dirty.stdout.strip())}
     except (OSError, subprocess.SubprocessError):

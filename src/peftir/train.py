@@ -40,7 +40,7 @@ class TrainConfig:
     log_every: int = 1
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -79,7 +79,7 @@ class Trainer:
             cuda = torch.device(device).type == "cuda"
             self.net = DistributedDataParallel(model, device_ids=[torch.device(device).index] if cuda else None)
         self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        warm = int(round(cfg.warmup * cfg.steps))
+        warm = round(cfg.warmup * cfg.steps)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_lambda(s, cfg.steps, warm))
         self.rng = random.Random(seed)
         torch.manual_seed(seed)
@@ -184,4 +184,4 @@ class Trainer:
             self.ckpt.unlink()
 
 
-__all__ = ["Trainer", "TrainConfig", "lr_lambda", "write_json"]
+__all__ = ["TrainConfig", "Trainer", "lr_lambda", "write_json"]
