@@ -55,6 +55,7 @@ def machine() -> dict:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "libgomp default (spin)"),
         "loadavg_start": loadavg(),
     }
 
@@ -79,7 +80,7 @@ def interleave(fns: dict, reps: int, warmup: int = 1, log=print) -> dict[str, li
             cpu[n].append(time.process_time() - c0)
         if log:
             log(f"  round {r + 1}/{reps} (load {loadavg()[0]}): "
-                + ", ".join(f"{n}={times[n][-1]:.3f}s" for n in names))
+                + ", ".join(f"{n}={times[n][-1]:.3f}s/{cpu[n][-1]:.2f}cpu" for n in names))
     interleave.cpu = cpu
     return times
 

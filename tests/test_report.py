@@ -2,8 +2,8 @@
 not blank. Needs the Debian package `chromium` (skipped, saying so, where it is absent).
 
 - a small Snakemake workflow with one report() figure and table: seconds;
-- the pipeline's own report on the smoke config (`slow`, minutes): every category of issue 5 present.
-  With PEFTIR_REPORT=path/to/report.html an existing report is checked instead of running the DAG.
+- the pipeline's own report on the smoke config is checked in tests/test_workflow.py, on the smoke run
+  that module shares (every category of issue 5 present, and it renders).
 """
 
 import os
@@ -25,6 +25,10 @@ needs_chromium = pytest.mark.skipif(
     CHROMIUM is None, reason="headless Chromium not installed (Debian: apt-get install -y chromium)"
 )
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def needs_chromium_reason() -> str:
+    return "" if CHROMIUM else "headless Chromium not installed (Debian: apt-get install -y chromium)"
 
 
 def screenshot(html: Path, png: Path, size=(1400, 1000), budget_ms: int = 20000) -> np.ndarray:
@@ -75,33 +79,3 @@ def test_small_report_renders(tmp_path):
         )
         assert r.returncode == 0, r.stderr[-3000:]
     assert_not_blank(screenshot(tmp_path / "report.html", tmp_path / "shot.png"))
-
-
-def _smoke_report(tmp: Path) -> Path:
-    """Run the smoke DAG in a scratch copy (links to the repository) and write its report."""
-    shared = REPO.parent / "shared"
-    if not (shared / "data").exists():
-        pytest.skip("../shared/data is not beside the repository")
-    work = tmp / "work"
-    work.mkdir()
-    (tmp / "shared").symlink_to(shared)
-    for name in ("Snakefile", "workflow", "config", "config.yaml", "src", "envs"):
-        (work / name).symlink_to(REPO / name)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    base = [*SNAKEMAKE, "--cores", "2", "--configfile", "config/smoke.yaml"]
-    for extra in ([], ["--report", "results/report.html"]):
-        r = subprocess.run([*base, *extra], cwd=work, capture_output=True, text=True, env=env, check=False)
-        assert r.returncode == 0, r.stderr[-5000:]
-    return work / "results" / "report.html"
-
-
-@needs_chromium
-@pytest.mark.slow
-def test_pipeline_report_renders(tmp_path):
-    given = os.environ.get("PEFTIR_REPORT")
-    report = Path(given) if given else _smoke_report(tmp_path)
-    text = report.read_text(encoding="utf-8", errors="replace")
-    for category in ("Tables", "Convergence", "Loss landscapes", "Update-direction discrepancy", "Figure 3"):
-        assert category in text, f"report has no {category!r} category"
-    assert "sentence-embedding model" in text
-    assert_not_blank(screenshot(report, tmp_path / "report.png"))

@@ -97,6 +97,22 @@ def test_verify_against_expected_smoke_scores(smoke):
     assert re.search(r"\d+ OK, \d+ within tolerance, 0 FAIL, 0 NEW", log), log[-2000:]
 
 
+def test_report_has_every_category_and_renders(smoke, tmp_path):
+    """The HTML report of the smoke run: every issue-5 category present, and it renders (not blank)."""
+    from test_report import assert_not_blank, needs_chromium_reason, screenshot
+
+    r = snakemake(smoke, "--cores", "1", "--configfile", "test.yaml", "--report", "results/report.html")
+    assert r.returncode == 0, tail(r)
+    report = smoke / "results" / "report.html"
+    text = report.read_text(encoding="utf-8", errors="replace")
+    for category in ("Tables", "Convergence", "Loss landscapes", "Update-direction discrepancy", "Figure 3"):
+        assert category in text, f"report has no {category!r} category"
+    assert "sentence-embedding model" in text
+    if needs_chromium_reason():
+        pytest.skip(needs_chromium_reason())
+    assert_not_blank(screenshot(report, tmp_path / "report.png"))
+
+
 def test_noop_rerun_does_nothing(smoke):
     r = snakemake(smoke, "--cores", "1", "--configfile", "test.yaml")
     assert r.returncode == 0, tail(r)

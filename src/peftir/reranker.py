@@ -17,6 +17,7 @@ import logging
 import numpy as np
 import torch
 
+from peftir import distributed
 from peftir.data.collections import load_corpus, load_qrels, load_queries
 from peftir.data.trec import ranked, read_run
 from peftir.io import write_json
@@ -70,10 +71,11 @@ def dev_fn_for(dev: DevSet, corpus: dict[str, str], tok, q_len: int, max_len: in
 
 def cmd_train_reranker(a) -> None:
     torch.set_num_threads(a.threads)
+    ctx = distributed.init(a.device)  # torchrun: this rank's GPU and the process group; else a no-op
     spec, hp, bb = json.loads(a.method_json), json.loads(a.train_json), json.loads(a.backbone_json)
     pooling = hp.get("pooling") or bb["pooling"]
     info = RunInfo("train-reranker", {"method": spec, "train": hp, "backbone": bb, "pooling": pooling},
-                   seed=a.seed, device=a.device)
+                   seed=a.seed, device=ctx.device)
     corpus = load_corpus(a.corpus)
     tok = load_tokenizer(bb["name"])
     model = factory.build("reranker", bb["name"], spec, pooling, seed=a.seed)
@@ -83,20 +85,23 @@ def cmd_train_reranker(a) -> None:
     max_len = max_len_of(hp)
     task = RerankTask(tok, sampler, cfg.batch_size, hp["q_len"], max_len)
     dev_fn = None
-    if a.dev_queries and cfg.eval_every:
+    if a.dev_queries and cfg.eval_every and ctx.is_main:
         dev = DevSet(load_queries(a.dev_queries), load_qrels(a.dev_qrels), read_run(a.dev_run), corpus,
                      hp.get("dev_queries", 64), hp.get("dev_candidates", 16), seed=0)
-        dev_fn = dev_fn_for(dev, corpus, tok, hp["q_len"], max_len, device=a.device)
-    trainer = Trainer(model, task, cfg, a.seed, a.ckpt_dir, dev_fn=dev_fn, device=a.device,
-                      key=json.dumps([spec, hp, bb, pooling], sort_keys=True))
+        dev_fn = dev_fn_for(dev, corpus, tok, hp["q_len"], max_len, device=ctx.device)
+    trainer = Trainer(model, task, cfg, a.seed, a.ckpt_dir, dev_fn=dev_fn, device=ctx.device,
+                      key=json.dumps([spec, hp, bb, pooling], sort_keys=True), dist=ctx)
     trainer.run()
-    trainer.write_curve(a.curve)
-    factory.save(model, a.out, {"seed": a.seed, "train": hp, "max_len": max_len})
-    m = model.meta
-    write_json(info.finish(stats=trainer.stats(), resolved_params=m["params"], achieved_pct=m["achieved_pct"],
-                           trainable_params=m["trainable_params"], total_params=m["backbone_params"],
-                           head_params=m["head_params"], max_len=max_len), a.run_info)
-    trainer.cleanup()
+    stats = trainer.stats()  # a collective under torchrun: every rank calls it
+    if ctx.is_main:  # rank 0 writes every output (groups are local to a rank: no cross-device gather)
+        trainer.write_curve(a.curve)
+        factory.save(model, a.out, {"seed": a.seed, "train": hp, "max_len": max_len})
+        m = model.meta
+        write_json(info.finish(stats=stats, resolved_params=m["params"], achieved_pct=m["achieved_pct"],
+                               trainable_params=m["trainable_params"], total_params=m["backbone_params"],
+                               head_params=m["head_params"], max_len=max_len), a.run_info)
+        trainer.cleanup()
+    distributed.finish()
 
 
 def register(sub) -> None:

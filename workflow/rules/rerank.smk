@@ -33,21 +33,25 @@ rule train_reranker:
     params:
         method=lambda w: pcfg.method_json(config, w.run, w.budget),
         hp=lambda w: as_json(
-            {**config["reranker"], "lr": config["methods"][w.run].get("reranker_lr", config["methods"][w.run]["lr"])}
+            {
+                **without(config["reranker"], "gpus"),
+                "lr": config["methods"][w.run].get("reranker_lr", config["methods"][w.run]["lr"]),
+            }
         ),
         backbone=backbone_json(),
         ckpt="checkpoints/reranker/{run}/{budget}/s{seed}",
+        launch=lambda w, resources: launcher(resources),
     log:
         "logs/reranker/{run}/{budget}/s{seed}/train.log",
     benchmark:
         "benchmarks/reranker/{run}/{budget}/s{seed}/train.tsv"
     threads: config["threads"]
     resources:
-        gpu=1,
+        gpu=config["reranker"].get("gpus", 1),
     conda:
         "../../envs/torch.yaml"
     shell:
-        "{PY} train-reranker --method-json {params.method:q} --train-json {params.hp:q}"
+        "{params.launch} train-reranker --method-json {params.method:q} --train-json {params.hp:q}"
         " --backbone-json {params.backbone:q} --triples {input.triples:q} --corpus {input.corpus:q}"
         " --dev-queries {input.dev_queries:q} --dev-qrels {input.dev_qrels:q} --dev-run {input.dev_run:q}"
         " --seed {wildcards.seed} --out {output.model:q} --curve {output.curve:q} --run-info {output.info:q}"
