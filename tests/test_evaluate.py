@@ -43,13 +43,13 @@ def test_parity_with_trec_eval():
     ours = evaluate(run, qrels, ["RR@10", "R@100", "nDCG@10", "nDCG@100"])["per_query"]
     ev = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank", "recall.100", "ndcg_cut.10", "ndcg_cut.100"})
     ref = ev.evaluate(run)
-    for q in qrels:
+    for q, rel in qrels.items():
         assert ours["R@100"][q] == pytest.approx(ref[q]["recall_100"], abs=1e-6)
         assert ours["nDCG@10"][q] == pytest.approx(ref[q]["ndcg_cut_10"], abs=1e-6)
         assert ours["nDCG@100"][q] == pytest.approx(ref[q]["ndcg_cut_100"], abs=1e-6)
         # trec_eval's recip_rank has no cut-off: compare on queries whose first hit is in the top 10
         top10 = sorted(run[q].items(), key=lambda kv: -kv[1])[:10]
-        if any(qrels[q].get(d, 0) > 0 for d, _ in top10):
+        if any(rel.get(d, 0) > 0 for d, _ in top10):
             assert ours["RR@10"][q] == pytest.approx(ref[q]["recip_rank"], abs=1e-6)
         else:
             assert ours["RR@10"][q] == 0.0

@@ -1,5 +1,7 @@
 """Sharded FAISS search with merge equals one unsharded search."""
 
+import itertools
+
 import numpy as np
 
 from peftir.encode import save_npz, shard_bounds
@@ -10,7 +12,7 @@ def test_shard_bounds_cover_corpus_without_overlap():
     assert [shard_bounds(10, i, 3) for i in range(3)] == [(0, 3), (3, 6), (6, 10)]
     spans = [shard_bounds(1001, i, 7) for i in range(7)]
     assert spans[0][0] == 0 and spans[-1][1] == 1001
-    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
 
 
 def test_merge_topk_ties_by_docid():

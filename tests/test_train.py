@@ -8,7 +8,7 @@ import torch
 
 from peftir.models import factory
 from peftir.models.biencoder import contrastive_loss
-from peftir.train import Trainer, TrainConfig, lr_lambda
+from peftir.train import TrainConfig, Trainer, lr_lambda
 
 
 def test_lr_schedule():

@@ -44,10 +44,10 @@ def search_shards(q: np.ndarray, shard_paths: list[str], k: int) -> list[list[tu
 
 
 def cmd_search(a) -> None:
+    import faiss
+
     from peftir.encode import load_encoder
     from peftir.retriever import embed
-
-    import faiss
 
     torch.set_num_threads(a.threads)
     faiss.omp_set_num_threads(a.threads)

@@ -32,9 +32,9 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
     """Open a temporary file for writing (gzip when the name ends in .gz) and rename it on success."""
     with atomic_path(path) as tmp:
         if str(path).endswith(".gz"):
-            f = gzip.open(tmp, mode if "b" in mode else mode + "t", encoding=None if "b" in mode else encoding)
+            f = gzip.open(tmp, mode if "b" in mode else mode + "t", encoding=None if "b" in mode else encoding)  # noqa: SIM115 (closed below)
         else:
-            f = open(tmp, mode, encoding=None if "b" in mode else encoding)
+            f = open(tmp, mode, encoding=None if "b" in mode else encoding)  # noqa: SIM115 (closed below)
         with f:
             yield f
 

@@ -49,7 +49,7 @@ def resolve(name: str) -> Path:
         from huggingface_hub import snapshot_download
 
         return Path(snapshot_download(name, allow_patterns=["*.json", "*.txt", "*.safetensors"]))
-    except Exception as e:  # offline or unknown id
+    except Exception as e:  # noqa: BLE001 (offline, unknown id, hub errors: all mean "not available")
         raise FileNotFoundError(
             f"backbone {name!r}: not a local directory and not in the Hugging Face cache ({e.__class__.__name__}); "
             "download it where there is network (huggingface-cli download NAME) or give a local path"

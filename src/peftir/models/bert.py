@@ -44,12 +44,12 @@ class BertConfig:
     layer_norm_eps: float = 1e-12
 
     @classmethod
-    def from_dict(cls, d: dict) -> "BertConfig":
+    def from_dict(cls, d: dict) -> BertConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "BertConfig":
+    def from_json(cls, path: str | Path) -> BertConfig:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
     def to_dict(self) -> dict:
@@ -91,7 +91,7 @@ class SelfAttention(nn.Module):
         S = k.shape[1]
         if S > bias.shape[-1]:  # extra memory slots on the left are always attended to
             bias = F.pad(bias, (S - bias.shape[-1], 0), value=0.0)
-        split = lambda x: x.view(B, x.shape[1], self.n_heads, d // self.n_heads).transpose(1, 2)  # noqa: E731
+        split = lambda x: x.view(B, x.shape[1], self.n_heads, d // self.n_heads).transpose(1, 2)
         a = F.scaled_dot_product_attention(
             split(q), split(k), split(v), attn_mask=bias.to(q.dtype), dropout_p=self.p_drop if self.training else 0.0
         )  # (B, heads, T, d/heads)
@@ -245,4 +245,4 @@ def n_params(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-__all__ = ["Bert", "BertConfig", "bert_from_pretrained", "convert_hf_state_dict", "n_params", "math"]
+__all__ = ["Bert", "BertConfig", "bert_from_pretrained", "convert_hf_state_dict", "math", "n_params"]

@@ -46,7 +46,7 @@ def contrastive_loss(qe, pe, temperature: float = 1.0, gather=None):
     """CE over all passages in the batch; query i's positive sits at index i*G (G = passages per query).
 
     Example: Q=2, G=2, identity-like embeddings with scores [[2,0,0,0],[0,0,2,0]] →
-    loss = -log(e^2/(e^2+3)) ≈ 0.3490 for each query.
+    loss = -log(e^2/(e^2+3)) ≈ 0.3408 for each query.
     `gather` (multi-GPU, e.g. peftir.distributed.gather_with_grad): pe -> (every device's pe
     concatenated, this device's index r); the local queries are then scored against all of them,
     their positives at (r*Q + i)*G. Without it, nothing changes."""
