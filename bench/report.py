@@ -20,7 +20,7 @@ def load(d: Path, name: str):
 def machine_line(r: dict) -> str:
     m = r["machine"]
     return (f"{m['date']}; {m['nproc']} × {m['cpu']} ({', '.join(m['cpu_flags'])}), {m['mem_gb']} GB; torch "
-            f"{m['torch']}, {m['torch_threads']} threads; load average {m['loadavg_start'][0]} → "
+            f"{m['torch']}, {m['torch_threads']} threads, OMP_WAIT_POLICY {m.get('omp_wait_policy', '?')}; load average {m['loadavg_start'][0]} → "
             f"{m['loadavg_end'][0]}")
 
 
@@ -100,11 +100,28 @@ def search(r: dict) -> list[str]:
     return out
 
 
+def omp_policy(r: dict) -> list[str]:
+    a = r["args"]
+    what = ("training step (full fine-tuning, " f"{a['queries']}q × {a['group']}p, {a['q_len']}/{a['p_len']} tokens)"
+            if a["what"] == "train" else f"encoding one batch of {a['queries'] * a['group']} passages × {a['p_len']} tokens")
+    out = [f"**OpenMP wait policy**, {what}, {a['reps']} interleaved rounds, one worker process per setting. "
+           f"{machine_line(r)}", "",
+           "| setting | s | CPU s | × default 2 threads (medians) | paired | ratio of minima |",
+           "|---|---|---|---|---|---|"]
+    for n, x in r["rows"].items():
+        q = x["vs_default_2t"]
+        out.append(f"| {n} | {x['time']['median_s']:.2f} | {x['time']['median_cpu_s']:.2f} | "
+                   f"**{q['ratio_of_medians']:.2f}** | {q['paired_median']:.2f} | {q['ratio_of_mins']:.2f} |")
+    return out
+
+
 def main() -> None:
     d = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS
     parts = []
-    for name, fn in (("train_step", train_step), ("train_step_bf16", train_step), ("methods", methods),
-                     ("encode", encode), ("search", search)):
+    for name, fn in (("train_step", train_step), ("train_step_bf16", train_step),
+                     ("train_step_config", train_step), ("train_step_config_bf16", train_step),
+                     ("methods", methods), ("encode", encode), ("encode_2000", encode), ("search", search),
+                     ("omp_policy", omp_policy), ("omp_policy_encode", omp_policy)):
         r = load(d, name)
         if r is not None:
             parts.append("\n".join(fn(r)))
