@@ -34,7 +34,6 @@ localrules:
     landscape_plot,
     figure3,
     rerank_reference_bm25,
-    bm25_split_queries,
 
 
 include: "workflow/rules/common.smk"
