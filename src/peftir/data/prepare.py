@@ -28,9 +28,9 @@ import logging
 import random
 from pathlib import Path
 
-from peftir.data.collections import DataError, iter_corpus, load_queries, read_qrels
+from peftir.data.collections import DataError, iter_corpus
 from peftir.data.layout import write_layout
-from peftir.data.validate import CORPUS, check_split, collection_report, list_splits, scan_corpus, split_files
+from peftir.data.validate import CORPUS, collection_report, list_splits, read_checked
 from peftir.io import atomic_path, write_json
 
 log = logging.getLogger(__name__)
@@ -106,16 +106,8 @@ def prepare_collection(
     splits = list(splits or list_splits(root))
     qspec, max_docs = parse_sample(sample, splits)
 
-    paths = {split: split_files(root, split, qrels_name) for split in splits}  # fail fast on names
-    doc_ids, empty = scan_corpus(root / CORPUS, progress=progress)
+    doc_ids, empty, data, files = read_checked(root, splits, qrels_name, strict, progress)
     ids = frozenset(doc_ids)
-    data, files = {}, {}
-    for split, (qpath, rpath) in paths.items():
-        queries = load_queries(qpath)
-        qrels, where, dups = read_qrels(rpath)
-        check_split(split, qpath, rpath, queries, qrels, where, ids, strict)
-        data[split] = (queries, qrels, dups)
-        files[split] = {"queries": qpath.name, "qrels": rpath.name}
     report = {"root": str(root), "out": str(out), "splits": splits, "qrels_name": qrels_name,
               "seed": seed, "sample": sample or None, "input_files": files,
               "input": collection_report(doc_ids, empty, data)}

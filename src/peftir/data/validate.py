@@ -133,16 +133,10 @@ def check_split(split: str, qpath: Path, rpath: Path, queries, qrels, where, doc
                 raise DataError(f"{rpath}:{where[qid, did]}: document {did!r} is not in the corpus")
 
 
-def validate_collection(
-    root: str | Path,
-    splits: list[str] | None = None,
-    qrels_name: str | None = None,
-    strict: bool = False,
-    progress: bool = False,
-) -> dict:
-    """Read and check a collection folder; return its report (counts per split; see module doc)."""
-    root = Path(root)
-    paths = {split: split_files(root, split, qrels_name) for split in splits or list_splits(root)}
+def read_checked(root: Path, splits, qrels_name, strict: bool, progress: bool):
+    """Read the corpus ids and every split's queries and qrels, checked against each other.
+    -> (doc_ids, empty doc ids, {split: (queries, qrels, duplicate qrels)}, {split: file names})."""
+    paths = {split: split_files(root, split, qrels_name) for split in splits}  # fail fast on names
     doc_ids, empty = scan_corpus(root / CORPUS, progress=progress)
     ids = frozenset(doc_ids)
     data, files = {}, {}
@@ -152,6 +146,19 @@ def validate_collection(
         check_split(split, qpath, rpath, queries, qrels, where, ids, strict)
         data[split] = (queries, qrels, dups)
         files[split] = {"queries": qpath.name, "qrels": rpath.name}
+    return doc_ids, empty, data, files
+
+
+def validate_collection(
+    root: str | Path,
+    splits: list[str] | None = None,
+    qrels_name: str | None = None,
+    strict: bool = False,
+    progress: bool = False,
+) -> dict:
+    """Read and check a collection folder; return its report (counts per split; see module doc)."""
+    root = Path(root)
+    doc_ids, empty, data, files = read_checked(root, splits or list_splits(root), qrels_name, strict, progress)
     report = collection_report(doc_ids, empty, data)
     report["root"] = str(root)
     report["files"] = files
