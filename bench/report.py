@@ -121,7 +121,7 @@ def main() -> None:
     for name, fn in (("train_step", train_step), ("train_step_bf16", train_step),
                      ("train_step_config", train_step), ("train_step_config_bf16", train_step),
                      ("methods", methods), ("encode", encode), ("encode_2000", encode), ("search", search),
-                     ("omp_policy", omp_policy), ("omp_policy_encode", omp_policy)):
+                     ("omp_policy", omp_policy), ("omp_policy_lowload", omp_policy), ("omp_policy_encode", omp_policy)):
         r = load(d, name)
         if r is not None:
             parts.append("\n".join(fn(r)))
