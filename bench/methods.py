@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import loadavg, machine, med, quiet, ratios, summary, write_result  # noqa: E402
+from _common import loadavg, machine, med, quiet, ratios, summary, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +41,6 @@ def rss_mb() -> float:
 
 def _worker(conn, spec, hp, shape, bf16, threads):
     import torch
-
     from train_step import fixed_batch, ours
 
     torch.set_num_threads(threads)
@@ -110,9 +109,8 @@ def main(argv=None) -> None:
     a = ap.parse_args(argv)
 
     quiet()
-    from train_step import spec_for  # noqa: F401  (imports torch, peftir, transformers before forking)
-
     import transformers  # noqa: F401
+    from train_step import spec_for  # noqa: F401  (imports torch, peftir, transformers before forking)
 
     from peftir import config as pcfg
     from peftir.models import factory  # noqa: F401

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import loadavg, machine, ratios, summary, write_result  # noqa: E402
+from _common import loadavg, machine, ratios, summary, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = {  # name -> (OMP_WAIT_POLICY or None for libgomp's default, torch threads)
@@ -38,9 +38,10 @@ def worker(a) -> None:
     from _common import quiet
 
     quiet()
+    from train_step import fixed_batch, ours, spec_for
+
     from peftir import config as pcfg
     from peftir.models.backbone import backbone_config
-    from train_step import fixed_batch, ours, spec_for
 
     config = pcfg.load_yaml(ROOT / "config.yaml")
     batch = fixed_batch(a.queries, a.group, a.q_len, a.p_len, backbone_config("all-MiniLM-L6-v2").vocab_size)
@@ -50,7 +51,7 @@ def worker(a) -> None:
         ids = batch["p"]["input_ids"]
         mask = batch["p"]["attention_mask"]
 
-        def step():  # noqa: F811
+        def step():
             with torch.no_grad():
                 model.encode(ids, mask)
 

@@ -25,10 +25,9 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import interleave, machine, med, summary, write_result  # noqa: E402
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
+from _common import interleave, machine, med, summary, write_result
 
 
 def unit(rng, n: int, d: int) -> np.ndarray:
@@ -86,10 +85,10 @@ def main(argv=None) -> None:
             save_npz(paths[-1], ids=ids[lo:hi], emb=emb[lo:hi])
         res = {}
         fns = {
-            "faiss": lambda: res.__setitem__("faiss", search_shard(q, emb, a.k)),
-            "pipeline": lambda: res.__setitem__("pipeline", search_shards(q, paths, a.k)),
-            "numpy": lambda: res.__setitem__("numpy", numpy_topk(q, emb, a.k)),
-            "torch": lambda: res.__setitem__("torch", torch_topk(q, emb, a.k)),
+            "faiss": lambda res=res, emb=emb: res.__setitem__("faiss", search_shard(q, emb, a.k)),
+            "pipeline": lambda res=res, paths=paths: res.__setitem__("pipeline", search_shards(q, paths, a.k)),
+            "numpy": lambda res=res, emb=emb: res.__setitem__("numpy", numpy_topk(q, emb, a.k)),
+            "torch": lambda res=res, emb=emb: res.__setitem__("torch", torch_topk(q, emb, a.k)),
         }
         print(f"search: N={n}, {a.queries} queries, k={a.k}, load {info['loadavg_start']}")
         times = interleave(fns, a.reps, a.warmup)

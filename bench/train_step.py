@@ -41,10 +41,19 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import interleave, machine, matmul_gflops_fn, med, minilm_path, quiet, ratios, summary, write_result  # noqa: E402
-
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+import torch
+import torch.nn.functional as F
+from _common import (
+    interleave,
+    machine,
+    matmul_gflops_fn,
+    med,
+    minilm_path,
+    quiet,
+    ratios,
+    summary,
+    write_result,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,7 +85,7 @@ def spec_for(config: dict, method: str, budget: str) -> dict:
 def ours(spec: dict, batch: dict, hp: dict, bf16: bool):
     from peftir.models import factory
     from peftir.tasks import RetrievalTask
-    from peftir.train import Trainer, TrainConfig
+    from peftir.train import TrainConfig, Trainer
 
     class FixedTask(RetrievalTask):  # RetrievalTask's loss and token count, a fixed batch
         def __init__(self):

@@ -56,3 +56,11 @@ def test_read_shard_streams_exactly_the_shard(tmp_path):
         parts = [read_shard(path, i, n) for i in range(n)]
         assert [p for part in parts for p in part] == whole
         assert parts == [whole[lo:hi] for lo, hi in (shard_bounds(23, i, n) for i in range(n))]
+
+
+def test_sharded_search_breaks_exact_ties_by_docid(tmp_path):
+    emb = np.ones((2, 4), dtype=np.float32)  # every document scores the same
+    save_npz(tmp_path / "a.npz", ids=np.array(["d9", "d2"]), emb=emb)
+    save_npz(tmp_path / "b.npz", ids=np.array(["d5", "d1"]), emb=emb)
+    hits = search_shards(np.ones((1, 4), dtype=np.float32), [str(tmp_path / "a.npz"), str(tmp_path / "b.npz")], 3)
+    assert [d for _, d in hits[0]] == ["d1", "d2", "d5"]

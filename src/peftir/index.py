@@ -31,16 +31,25 @@ def merge_topk(lists: list[list[tuple[float, str]]], k: int) -> list[tuple[float
 
 
 def search_shards(q: np.ndarray, shard_paths: list[str], k: int) -> list[list[tuple[float, str]]]:
-    best: list[list[tuple[float, str]]] = [[] for _ in range(len(q))]
+    """Search shard by shard (one shard's matrix in memory at a time), then merge the per-shard top-k
+    of each query with one lexsort: score descending, ties by docid, as an unsharded search."""
+    scores, ids = [], []
     for path in shard_paths:
         with np.load(path, allow_pickle=False) as z:
-            ids, emb = z["ids"], z["emb"]
-        if len(ids) == 0:
+            sid, emb = z["ids"], z["emb"]
+        if len(sid) == 0:
             continue
-        scores, pos = search_shard(q, emb, k)
-        for i in range(len(q)):
-            best[i] = merge_topk([best[i], [(float(s), str(ids[j])) for s, j in zip(scores[i], pos[i])]], k)
-    return best
+        s, pos = search_shard(q, emb, k)
+        scores.append(s)
+        ids.append(sid[pos])
+    if not scores:
+        return [[] for _ in range(len(q))]
+    S, ID = np.concatenate(scores, 1), np.concatenate(ids, 1)  # (Q, sum of per-shard k')
+    out = []
+    for i in range(len(q)):
+        o = np.lexsort((ID[i], -S[i]))[:k]
+        out.append(list(zip(S[i, o].tolist(), ID[i, o].tolist())))
+    return out
 
 
 def cmd_search(a) -> None:
