@@ -198,3 +198,27 @@ def test_rerank_unknown_query_is_an_error(tiny, tmp_path):
                json.dumps(BB), "--queries", str(tiny / "queries.dev.tsv"), "--corpus",
                str(tiny / "corpus.jsonl.gz"), "--out", str(tmp_path / "x.run"), "--device", "cpu"])
     assert rc == 2 and not (tmp_path / "x.run").exists()
+
+
+def test_scores_stay_float32_under_bf16_autocast(tok):
+    """Under bf16 autocast the encoders run in bf16, but pooled embeddings, the cosine scores of the
+    contrastive loss and the cross-encoder head are float32: bf16 logits (8-bit mantissa) would tie
+    nearby candidates of a ranking, and bf16 cosines x 1/temperature add ~0.08 of logit noise."""
+    torch.manual_seed(0)
+    ce = factory.build("reranker", "tiny:2x32", {"name": "full", "method": "full", "params": {}}, "cls").eval()
+    with torch.no_grad():
+        ce.head.weight.mul_(1000.0)  # logits of magnitude ~100: bf16 would round them to steps of 0.5
+        enc = tok(["apt install"] * 8, [f"package {w}" for w in WORDS[:8]], padding=True, return_tensors="pt")
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            s = ce.score(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
+        ref = ce.score(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
+    assert s.dtype == torch.float32
+    assert len(set(s.tolist())) == 8  # no ties
+    assert (s - ref).abs().max() < 0.05 * ref.abs().max()  # same scores up to the bf16 encoder
+    bi = factory.build("retriever", "tiny:2x32", {"name": "full", "method": "full", "params": {}}, "mean",
+                       normalize=True).eval()
+    p = tok([f"package {w}" for w in WORDS[:8]], padding=True, return_tensors="pt")
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        e = bi.encode(p["input_ids"], p["attention_mask"])
+    assert e.dtype == torch.float32
+    assert torch.allclose(e.norm(dim=-1), torch.ones(8), atol=1e-6)  # normalised in fp32

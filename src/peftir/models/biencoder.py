@@ -25,15 +25,22 @@ def pool(h, mask, how: str):  # h (B, T, d), mask (B, T) -> (B, d)
     raise ValueError(f"pooling {how!r}: expected 'cls' or 'mean'")
 
 
+def _fp32(t):
+    """A context with autocast off on t's device: what runs in it stays float32 under bf16 autocast."""
+    return torch.autocast(device_type=t.device.type, enabled=False)
+
+
 class BiEncoder(nn.Module):
     def __init__(self, bert: Bert, pooling: str = "mean", normalize: bool = False):
         super().__init__()
         self.bert, self.pooling, self.normalize = bert, pooling, normalize
         self.gather = None  # set by multi-GPU training: cross-device in-batch negatives (peftir.distributed)
 
-    def encode(self, input_ids, attention_mask):  # (B, T) -> (B, d)
-        e = pool(self.bert(input_ids, attention_mask), attention_mask, self.pooling)
-        return F.normalize(e, dim=-1) if self.normalize else e
+    def encode(self, input_ids, attention_mask):  # (B, T) -> (B, d), float32 even under bf16 autocast
+        h = self.bert(input_ids, attention_mask)
+        with _fp32(h):  # pooling and the norm in fp32: cheap, and bf16 cosines would tie
+            e = pool(h.float(), attention_mask, self.pooling)
+            return F.normalize(e, dim=-1) if self.normalize else e
 
     def forward(self, q, p, temperature: float = 1.0):
         """q: tokenised queries (Q); p: tokenised passages (Q*G, group = [pos, neg...]) -> scalar loss."""
@@ -55,7 +62,8 @@ def contrastive_loss(qe, pe, temperature: float = 1.0, gather=None):
     if gather is not None:
         pe, r = gather(pe)  # (W*Q*G, d)
         offset = r * qe.shape[0]
-    scores = qe @ pe.T / temperature  # (Q, Q*G) or (Q, W*Q*G)
+    with _fp32(qe):  # bf16 cosines carry ~3 digits: x 1/temperature (20) that is logit noise of ~0.08
+        scores = qe.float() @ pe.float().T / temperature  # (Q, Q*G) or (Q, W*Q*G)
     target = (offset + torch.arange(qe.shape[0], device=qe.device)) * group
     return F.cross_entropy(scores.float(), target)
 
@@ -68,7 +76,8 @@ class CrossEncoder(nn.Module):
 
     def score(self, input_ids, attention_mask, token_type_ids):  # (B, T) -> (B,)
         h = self.bert(input_ids, attention_mask, token_type_ids)
-        return self.head(pool(h, attention_mask, self.pooling)).squeeze(-1)
+        with _fp32(h):  # the head in fp32: bf16 logits (8-bit mantissa) would tie candidates in a ranking
+            return self.head(pool(h.float(), attention_mask, self.pooling)).squeeze(-1)
 
     def forward(self, pairs, group: int):
         """pairs: tokenised (q, p) pairs, Q*group rows, positive first in each group -> scalar loss."""
