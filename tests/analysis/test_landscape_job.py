@@ -76,6 +76,18 @@ def test_compute_slices_are_consistent(tmp_path):
         job.settings_of({"grid": 3})
 
 
+def test_bf16_loss_is_close_to_fp32(tmp_path):
+    """retriever.bf16 -> the landscape's loss is computed as in training (bf16 autocast encoder, fp32
+    scores): close to the fp32 loss, and deterministic (the same parameters give the same value)."""
+    _trained(tmp_path)
+    model, _ = job.load_initial_and_trained(tmp_path / "model")
+    batches = job.training_sample(Task(), 4, seed=0)
+    f32, b16 = job.loss_function(model, Task(), batches), job.loss_function(model, Task(), batches, bf16=True)
+    assert b16() == b16()
+    assert b16() == pytest.approx(f32(), rel=0.05)
+    assert b16() != f32()  # autocast really was on
+
+
 def test_summary_by_hand():
     """f(α) = α² + 1 on α ∈ {−1, −.5, 0, .5, 1}: rise at r = .5 is .25, relative .25; 2-D f = α² + β² + 1
     on {−.5, 0, .5}²: max rise within .5 is .5; path g = [3, 1.5, 2, 1] on t = 0, 1/3, 2/3, 1:

@@ -77,14 +77,17 @@ def training_sample(task, n_queries: int, seed: int) -> list[dict]:
     return [task.batch(rng) for _ in range(max(1, math.ceil(n_queries / task.batch_size)))]
 
 
-def loss_function(model, task, batches, device: str = "cpu"):
+def loss_function(model, task, batches, device: str = "cpu", bf16: bool = False):
+    """-> g(): the mean training loss over `batches` at the model's current parameters. With bf16 the
+    encoder runs under bf16 autocast as in training (`retriever.bf16`); the scores and the loss stay fp32."""
     from peftir.tasks import to_device
 
     batches = [to_device(b, device) for b in batches]
 
     @torch.no_grad()
     def loss_fn() -> float:
-        return float(np.mean([task.loss(model, b).item() for b in batches]))
+        with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
+            return float(np.mean([task.loss(model, b).item() for b in batches]))
 
     return loss_fn
 
@@ -120,8 +123,9 @@ def run(model_dir, triples, corpus, hp: dict, settings: dict, device: str = "cpu
     tok = load_tokenizer(model.meta["backbone"])
     task = RetrievalTask(tok, sampler, hp["batch_size"], hp["q_len"], hp["p_len"], hp.get("temperature", 1.0))
     batches = training_sample(task, s["sample_queries"], s["sample_seed"])
-    data = compute(model, theta0, loss_function(model, task, batches, device), s)
-    meta = {"settings": s, "method": model.meta["spec"], "achieved_pct": model.meta.get("achieved_pct"),
+    bf16 = bool(hp.get("bf16", False))
+    data = compute(model, theta0, loss_function(model, task, batches, device, bf16), s)
+    meta = {"settings": s, "bf16": bf16, "method": model.meta["spec"], "achieved_pct": model.meta.get("achieved_pct"),
             "trainable_params": sum(p.numel() for _, p in ls.trainable_parameters(model)),
             "sample_queries": len(batches) * task.batch_size}  # fmt: skip
     return data, meta
