@@ -49,6 +49,8 @@ CASES = [  # (id, mutation, message)
     ("unknown split", _set("train.split", "validation"), "train.split: debian has no split 'validation'"),
     ("wrong type (string for integer)", _set("retriever.steps", "many"),
      "retriever.steps: 'many' is not of type 'integer'"),
+    ("head_lr on the bi-encoder", _set("retriever.head_lr", 1e-3),
+     "retriever.head_lr: the bi-encoder has no head (head_lr belongs to reranker)"),
     ("wrong type (scalar for list)", _set("seeds", 1), "seeds: 1 is not of type 'array'"),
     ("wrong type (negative)", _set("retriever.batch_size", -4),
      "retriever.batch_size: -4 is less than the minimum of 1"),

@@ -92,3 +92,21 @@ def test_only_trainable_tensors_move(tmp_path):
     Trainer(model, ToyTask(), TrainConfig(steps=2, lr=1e-2, eval_every=0, ckpt_every=0), 1, None).run()
     for n, p in model.named_parameters():
         assert torch.equal(before[n], p) != p.requires_grad, n
+
+
+def test_head_lr_gets_its_own_param_group():
+    """reranker `head_lr`: the fresh cross-encoder head learns at its own rate, the body at `lr`; both
+    follow the same warmup/decay schedule. Without a head, head_lr is an error, not silently ignored."""
+    spec = {"method": "full", "params": {}, "budget_pct": None}
+    ce = factory.build("reranker", "tiny:2x32", spec, "cls", seed=3)
+    cfg = TrainConfig(steps=10, lr=1e-5, head_lr=1e-3, warmup=0.0, eval_every=0, ckpt_every=0)
+    t = Trainer(ce, ToyTask(), cfg, seed=1, ckpt_dir=None)
+    body, head = t.opt.param_groups
+    assert {id(p) for p in head["params"]} == {id(p) for p in ce.head.parameters()}
+    assert len(body["params"]) == len(t.params) - 2
+    assert (body["lr"], head["lr"]) == pytest.approx((1e-5, 1e-3))
+    t.sched.step()
+    assert t.sched.get_last_lr() == pytest.approx([0.9e-5, 0.9e-3])  # linear decay, same factor
+    assert len(Trainer(ce, ToyTask(), TrainConfig(steps=2), 1, None).opt.param_groups) == 1
+    with pytest.raises(ValueError, match="no trainable head"):
+        Trainer(_model(), ToyTask(), TrainConfig(steps=2, head_lr=1e-3), 1, None)

@@ -184,6 +184,8 @@ def semantic_errors(config: dict, base: Path = Path(".")) -> list[str]:
         t = config.get(stage) or {}
         if t.get("batch_size", 1) % t.get("gpus", 1):
             errs.append(f"{stage}.batch_size: {t['batch_size']} queries cannot be split over gpus={t['gpus']}")
+    if "head_lr" in (config.get("retriever") or {}):
+        errs.append("retriever.head_lr: the bi-encoder has no head (head_lr belongs to reranker)")
     for b in config.get("budget_seeds") or {}:
         if b != NATURAL and b not in config["budgets"]:
             errs.append(f"budget_seeds: unknown budget {b!r}; configured: {sorted(config['budgets']) + [NATURAL]}")

@@ -30,6 +30,7 @@ class TrainConfig:
     steps: int = 200
     batch_size: int = 8
     lr: float = 1e-4
+    head_lr: float | None = None  # the task head's own learning rate (a fresh head next to a tuned body)
     warmup: float = 0.1  # fraction of steps
     weight_decay: float = 0.01
     grad_clip: float = 1.0
@@ -67,9 +68,17 @@ class Trainer:
             model.bert.encoder.gradient_checkpointing = True
         self.ckpt = Path(ckpt_dir) / "checkpoint.pt" if ckpt_dir else None
         self.key = fingerprint(key, seed)
-        self.params = [p for p in model.parameters() if p.requires_grad]
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        self.params = [p for _, p in named]
         if not self.params:
             raise ValueError("nothing to train: the method left no parameter trainable")
+        groups = [{"params": self.params}]
+        if cfg.head_lr is not None:  # the randomly initialised head (CrossEncoder.head) learns at head_lr
+            head = [p for n, p in named if n.startswith("head.")]
+            if not head:
+                raise ValueError("head_lr is set but the model has no trainable head.* parameters")
+            body = [p for n, p in named if not n.startswith("head.")]
+            groups = [g for g in ({"params": body}, {"params": head, "lr": cfg.head_lr}) if g["params"]]
         self.net = model  # what the loss runs through: the model, or its DDP wrapper
         if self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel
@@ -78,7 +87,7 @@ class Trainer:
                 task.sampler = distributed.RankSlicedSampler(task.sampler, self.dist.rank, self.dist.world_size)
             cuda = torch.device(device).type == "cuda"
             self.net = DistributedDataParallel(model, device_ids=[torch.device(device).index] if cuda else None)
-        self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
         warm = round(cfg.warmup * cfg.steps)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_lambda(s, cfg.steps, warm))
         self.rng = random.Random(seed)
