@@ -18,6 +18,7 @@ from peftir.analysis.curves import (
     read_curve,
     spike_mask,
     steps_to_fraction,
+    steps_to_gain_fraction,
 )
 
 
@@ -83,6 +84,16 @@ def test_steps_to_fraction():
     assert math.isnan(steps_to_fraction([1, 2], [0.0, 0.0], 0.9))
 
 
+def test_steps_to_gain_fraction():
+    """From 0.5 at step 0 to 1.0: 90% of the gain = 0.95 -> step 30 (1.0), 80% = 0.9 -> step 20 (0.9)."""
+    steps, dev = [0, 10, 20, 30], [0.5, 0.6, 0.9, 1.0]
+    assert steps_to_gain_fraction(steps, dev, 0.9) == 30
+    assert steps_to_gain_fraction(steps, dev, 0.8) == 20
+    assert steps_to_fraction(steps, dev, 0.5) == 0  # the literal definition is reached at step 0 here
+    assert math.isnan(steps_to_gain_fraction(steps, [0.8, 0.9, 0.7, 0.8], 0.9))  # no gain
+    assert math.isnan(steps_to_gain_fraction([0], [0.5], 0.9))
+
+
 def test_last_half_variance():
     """Steps 0..7, midpoint 3.5: the tail is steps 4..7 = [0, 2, 0, 2], mean 1, var = 4/3 (ddof 1)."""
     assert last_half_variance(range(8), [5, 5, 5, 5, 0, 2, 0, 2]) == pytest.approx(4 / 3)
@@ -114,6 +125,8 @@ def test_convergence_summary_and_table():
     summ = convergence_summary(c, k=5)
     assert summ["final dev_RR@10"] == 0.3
     assert summ["steps to 90%"] == 100 and summ["steps to 95%"] == 100  # .29 ≥ .285
+    assert summ["gain dev_RR@10"] == pytest.approx(0.2)  # 0.1 -> 0.3
+    assert summ["steps to 90% of gain"] == 100 and summ["steps to 95% of gain"] == 100  # .29 ≥ .28, .29
     assert summ["loss spikes"] == 3 and summ["last step"] == 199
     tail = loss[s >= 99.5]
     assert summ["loss var (last half)"] == pytest.approx(np.var(tail, ddof=1))

@@ -94,7 +94,8 @@ def cmd_convergence(a) -> None:
     digits = {m: (".2e" if "var" in m else 0 if "step" in m else 1 if "spikes" in m else 3) for m in metrics}
     caption = (
         f"Convergence ({a.stage}): mean ± std over seeds of per-seed summaries; steps to a fraction of "
-        f"the final dev {a.metric}; sample variance of the raw loss over the last half of training; "
+        f"the final dev {a.metric}, and to a fraction of the gain over step 0 (final − initial; '–' when "
+        f"nothing was gained); sample variance of the raw loss over the last half of training; "
         f"loss spikes: steps whose loss exceeds the EMA (β={a.beta:g}) of the earlier losses by more than "
         f"{a.spike_k:g} robust standard deviations (1.4826·MAD). {backbone_note(a.backbone)}."
     )

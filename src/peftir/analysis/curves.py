@@ -120,6 +120,20 @@ def steps_to_fraction(steps, values, fraction: float) -> float:
     return float(s[np.argmax(v >= fraction * v[-1])])
 
 
+def steps_to_gain_fraction(steps, values, fraction: float) -> float:
+    """First step whose value is ≥ v_0 + fraction × (v_final − v_0): the fraction of the *gain* over the
+    first evaluation (step 0 = the untrained model). With a strong starting model (a sentence-embedding
+    backbone) "fraction of the final value" is reached at step 0 by everyone; this is not. NaN when the
+    run gained nothing (v_final ≤ v_0) or has fewer than two evaluations.
+    E.g. values 0.5, 0.6, 0.9, 1.0 at steps 0, 10, 20, 30: 90% of the gain (0.95) -> step 30; 80% -> 20."""
+    s, v = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
+    keep = ~np.isnan(v)
+    s, v = s[keep], v[keep]
+    if len(v) < 2 or v[-1] <= v[0]:
+        return np.nan
+    return float(s[np.argmax(v >= v[0] + fraction * (v[-1] - v[0]) - 1e-12)])
+
+
 def spike_mask(losses, k: float = 3.0, beta: float = 0.9) -> np.ndarray:
     """Boolean mask of loss spikes (module docstring): r_t = x_t − EMA(x_<t) > k · 1.4826 · MAD(r)."""
     x = np.asarray(losses, dtype=float)
@@ -153,7 +167,8 @@ def convergence_summary(
     k: float = 3.0,
     beta: float = 0.9,
 ) -> dict[str, float]:
-    """One run: final metric, steps to each fraction of it, last-half loss variance, spike count."""
+    """One run: final metric, steps to each fraction of it and of the gain over step 0, the gain,
+    last-half loss variance, spike count."""
     out: dict[str, float] = {}
     ev = curve.eval
     has = metric in ev.columns and ev[metric].notna().any()
@@ -162,6 +177,9 @@ def convergence_summary(
     out[f"final {metric}"] = float(vals[~np.isnan(vals)][-1]) if has else np.nan
     for f in fractions:
         out[f"steps to {round(100 * f)}%"] = steps_to_fraction(steps, vals, f) if has else np.nan
+    for f in fractions:
+        out[f"steps to {round(100 * f)}% of gain"] = steps_to_gain_fraction(steps, vals, f) if has else np.nan
+    out[f"gain {metric}"] = float(vals[~np.isnan(vals)][-1] - vals[~np.isnan(vals)][0]) if has else np.nan
     tr = curve.train
     loss = tr["loss"].to_numpy(float)
     out["loss var (last half)"] = last_half_variance(tr["step"], loss)
