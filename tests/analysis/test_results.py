@@ -63,6 +63,17 @@ def test_rows_markers_and_paper_columns(systems):
     assert lora[f"{col} paper"] == 0.302 and df.iloc[1][f"{col} paper"] == 0.316
     assert math.isnan(df.iloc[0][f"{col} paper"]) and not notes
     assert lora["trainable params"] == 1000 and lora["train time s"] == 1.5
+    assert "head params" not in df.columns  # bi-encoders have no head
+
+
+def test_cross_encoder_head_counted_apart(systems):
+    info = json.loads(open(systems[2] + "/run_info.json").read())
+    for d in systems[1:]:  # as train-reranker writes it: the method's count without the head, the head apart
+        json.dump({**info, "head_params": 385}, open(d + "/run_info.json", "w"))
+    df, _ = stage_table(load_systems(systems, EVALS), EVALS, "table2")
+    heads = dict(zip(df["method"], df["head params"]))
+    assert pd.isna(heads.pop("BM25")) and set(heads.values()) == {385}, heads
+    assert set(df["trainable params"].dropna()) == {1000}
 
 
 def test_table4_best_pet_and_iaa(systems):

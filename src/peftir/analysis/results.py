@@ -204,6 +204,8 @@ def stage_table(
     df = build_table(out, cols, _paper(tables, cols, paper_datasets))
     info = [s.info or {} for s in rows]  # cost of each trained system (CSV columns only)
     df["trainable params"] = [i.get("trainable_params") for i in info]
+    if any(i.get("head_params") is not None for i in info):  # cross-encoders: the head, counted apart
+        df["head params"] = [i.get("head_params") for i in info]
     df["train time s"] = [(i.get("stats") or {}).get("train_time_s") for i in info]
     return df, "; ".join(notes)
 
