@@ -64,6 +64,14 @@ def test_rows_markers_and_paper_columns(systems):
     assert math.isnan(df.iloc[0][f"{col} paper"]) and not notes
     assert lora["trainable params"] == 1000 and lora["train time s"] == 1.5
     assert "head params" not in df.columns  # bi-encoders have no head
+    # the p-values behind the markers (CSV columns): scipy's paired t-test on the per-query values
+    from scipy import stats
+
+    up = [a + b for a, b in zip(FULL, UP)]
+    assert lora[f"{col} p vs full"] == pytest.approx(stats.ttest_rel(up, FULL).pvalue)
+    assert lora[f"{col} p vs best PET"] == pytest.approx(stats.ttest_rel(up, FULL).pvalue)  # adapter = FULL
+    assert lora[f"{col} p vs full"] < 0.05
+    assert pd.isna(df.iloc[0][f"{col} p vs full"])  # BM25: no test
 
 
 def test_cross_encoder_head_counted_apart(systems):

@@ -146,12 +146,18 @@ def _best(rivals: Sequence[System], primary: str) -> System | None:
     return max(scored, key=lambda r: (r.mean(primary), r.run)) if scored else None
 
 
-def _marker(s: System, col: str, full: System | None, best: System | None, alpha: float) -> str:
+def _marker(s: System, col: str, full: System | None, best: System | None, alpha: float,
+            pvalues: dict | None = None) -> str:
+    """The paper's markers of one cell; with `pvalues`, the two-tailed p of each test goes into it as
+    {"p vs best PET": p, "p vs full": p} (absent where the comparison does not apply)."""
     out = ""
-    for other, mark in ((best, sig.BETTER_THAN_BEST_PET), (full, sig.BETTER_THAN_FULL)):
+    for other, mark, key in ((best, sig.BETTER_THAN_BEST_PET, "p vs best PET"), (full, sig.BETTER_THAN_FULL, "p vs full")):
         if other is None or col not in s.per_query or col not in other.per_query:
             continue
-        if sig.paired_ttest(s.per_query[col], other.per_query[col]).a_better(alpha):
+        test = sig.paired_ttest(s.per_query[col], other.per_query[col])
+        if pvalues is not None:
+            pvalues[key] = test.p
+        if test.a_better(alpha):
             out += mark
     return out
 
@@ -184,13 +190,15 @@ def stage_table(
         keep = [s for s in trained if not (kind in ("table2", "table3") and s.iaa)]
         rows, notes, pool = [s for s in systems if s.reference] + keep, [], keep
     tables = ("table3",) if stage == "reranker" and kind == "all" else PAPER_SOURCES[kind]
-    out = []
+    out, pvals = [], []
     for s in rows:
-        marks = {}
+        marks, ps = {}, {}
         if s.pet:
             for c in cols:
                 best = _best([r for r in pool if r.budget == s.budget and r is not s and r.pet], primary[c])
-                marks[c] = _marker(s, c, full, best, alpha)
+                ps[c] = {}
+                marks[c] = _marker(s, c, full, best, alpha, ps[c])
+        pvals.append(ps)
         out.append(
             {
                 "label": label(s),
@@ -207,6 +215,9 @@ def stage_table(
     if any(i.get("head_params") is not None for i in info):  # cross-encoders: the head, counted apart
         df["head params"] = [i.get("head_params") for i in info]
     df["train time s"] = [(i.get("stats") or {}).get("train_time_s") for i in info]
+    for c in cols:  # the p-values behind the markers (CSV only): two-tailed paired t-test on per-query values
+        for key in ("p vs full", "p vs best PET"):
+            df[f"{c} {key}"] = [ps.get(c, {}).get(key) for ps in pvals]
     return df, "; ".join(notes)
 
 
