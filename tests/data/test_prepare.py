@@ -29,6 +29,16 @@ def test_full_copy(tiny, tmp_path):
     assert gz[3] == 0 and gz[4:8] == b"\0\0\0\0"  # no file name, mtime 0
 
 
+def test_judged_only_keeps_queries_with_a_positive(tiny, tmp_path):
+    """train: q3 has no judgment and q4 only a grade-0 one: both go; sampled splits are unaffected."""
+    r = prepare_collection(tiny, tmp_path / "out", progress=False, judged_only=True)
+    assert list(load_queries(tmp_path / "out" / "queries.train.tsv")) == ["q1", "q2"]
+    assert list(load_queries(tmp_path / "out" / "queries.test.tsv")) == ["t1", "t2"]
+    assert r["judged_only"] and r["dropped"]["train"]["queries_not_sampled"] == 2
+    s = prepare_collection(tiny, tmp_path / "s", progress=False, judged_only=True, sample={"queries": {"train": 1}})
+    assert len(load_queries(tmp_path / "s" / "queries.train.tsv")) == 1 and s["judged_only"]
+
+
 def test_flat_collection_with_graded_qrels(tmp_path):
     root = tmp_path / "flat"
     root.mkdir()

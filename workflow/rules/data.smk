@@ -44,9 +44,10 @@ for _ds, _d in config["datasets"].items():
             origin=f"--origin {_d['origin']}" if _d.get("origin") else "",
             sample=f"--sample-json {shlex.quote(as_json(_d['sample']))}" if _d.get("sample") else "",
             seed=config.get("sample_seed", 13),
+            judged="--judged-only" if _d.get("judged_only") else "",
         log:
             f"logs/data/{_ds}/prepare.log",
         shell:
             "{PY} prepare --root {params.root:q} --out {params.out:q} --splits {params.splits}"
             " {params.qrels} {params.origin} {params.sample}"
-            " --seed {params.seed} > {log:q} 2>&1"
+            " {params.judged} --seed {params.seed} > {log:q} 2>&1"

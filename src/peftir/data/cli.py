@@ -52,7 +52,7 @@ def cmd_prepare(a: argparse.Namespace) -> None:
 
     ensure_collection(a.root, origin=a.origin, url=a.origin_url, timeout=a.timeout)
     prepare_collection(a.root, a.out, splits=_splits(a.splits), sample=_json_arg(a.sample_json),
-                       seed=a.seed, qrels_name=a.qrels_name, strict=a.strict)
+                       seed=a.seed, qrels_name=a.qrels_name, strict=a.strict, judged_only=a.judged_only)
 
 
 def cmd_validate(a: argparse.Namespace) -> None:
@@ -102,6 +102,8 @@ def register(subparsers) -> None:
     p.add_argument("--origin-url", help="download from this URL instead of the public origin")
     p.add_argument("--timeout", type=float, default=20.0, help="network timeout in seconds (default 20)")
     p.add_argument("--strict", action="store_true", help="qrels naming unknown documents/queries are errors")
+    p.add_argument("--judged-only", action="store_true",
+                   help="keep only queries with a positive judgment (in splits that are not sampled)")
     p.set_defaults(func=cmd_prepare)
 
     p = subparsers.add_parser("validate", help="check a collection folder and print its counts")

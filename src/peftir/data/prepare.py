@@ -11,7 +11,8 @@ so a killed job leaves no folder that looks complete.
 
 Sampling (`sample={"queries": {"train": 4000, "dev": 500}, "max_docs": 10000}`, both keys optional):
 per listed split keep a seeded random sample of the queries that have >= 1 positive judgment
-(grade >= 1); splits not listed keep all their queries. With `max_docs`, the corpus is restricted
+(grade >= 1); splits not listed keep all their queries (with `judged_only`, all that have a positive
+judgment: e.g. CISI's 36 unjudged queries would only cost re-ranking time). With `max_docs`, the corpus is restricted
 to every document judged (any grade) for any kept query, plus a seeded random fill of the other
 documents up to `max_docs`; when the judged documents alone exceed `max_docs` they are all kept and
 the report says so. Each random draw has its own `random.Random(f"{seed}:...")`, so the result
@@ -93,6 +94,7 @@ def prepare_collection(
     qrels_name: str | None = None,
     strict: bool = False,
     progress: bool = True,
+    judged_only: bool = False,
 ) -> dict:
     """Validate the collection under `root` and write it (or a sample) to `out_dir`; see module doc.
     Returns the report that is also written to `out_dir/report.json`."""
@@ -109,12 +111,13 @@ def prepare_collection(
     doc_ids, empty, data, files = read_checked(root, splits, qrels_name, strict, progress)
     ids = frozenset(doc_ids)
     report = {"root": str(root), "out": str(out), "splits": splits, "qrels_name": qrels_name,
-              "seed": seed, "sample": sample or None, "input_files": files,
+              "seed": seed, "sample": sample or None, "judged_only": judged_only, "input_files": files,
               "input": collection_report(doc_ids, empty, data)}
 
     q_out, r_out, audit, dropped = {}, {}, {"seed": seed, "spec": sample, "queries": {}}, {}
     for split, (queries, qrels, _) in data.items():
-        kept = sample_queries(queries, qrels, qspec.get(split), random.Random(f"{seed}:queries:{split}"))
+        n = qspec.get(split, len(queries) if judged_only else None)  # judged_only: every query with a positive
+        kept = sample_queries(queries, qrels, n, random.Random(f"{seed}:queries:{split}"))
         if not kept:
             raise DataError(f"{root / files[split]['qrels']}: no query of split {split!r} has a positive "
                             "judgment, so there is nothing to sample")
