@@ -75,9 +75,11 @@ def test_rows_markers_and_paper_columns(systems):
 
 
 def test_cross_encoder_head_counted_apart(systems):
-    info = json.loads(open(systems[2] + "/run_info.json").read())
+    from pathlib import Path
+
+    info = json.loads((Path(systems[2]) / "run_info.json").read_text())
     for d in systems[1:]:  # as train-reranker writes it: the method's count without the head, the head apart
-        json.dump({**info, "head_params": 385}, open(d + "/run_info.json", "w"))
+        (Path(d) / "run_info.json").write_text(json.dumps({**info, "head_params": 385}))
     df, _ = stage_table(load_systems(systems, EVALS), EVALS, "table2")
     heads = dict(zip(df["method"], df["head params"]))
     assert pd.isna(heads.pop("BM25")) and set(heads.values()) == {385}, heads

@@ -110,11 +110,16 @@ def method_bands(
 # --- convergence ---------------------------------------------------------------------------------
 
 
-def steps_to_fraction(steps, values, fraction: float) -> float:
-    """First step whose value is ≥ fraction × the last (final) value; NaN if final ≤ 0 or missing."""
+def _observed(steps, values) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) as float arrays without the entries whose value is NaN (not evaluated)."""
     s, v = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
     keep = ~np.isnan(v)
-    s, v = s[keep], v[keep]
+    return s[keep], v[keep]
+
+
+def steps_to_fraction(steps, values, fraction: float) -> float:
+    """First step whose value is ≥ fraction × the last (final) value; NaN if final ≤ 0 or missing."""
+    s, v = _observed(steps, values)
     if len(v) == 0 or v[-1] <= 0:
         return np.nan
     return float(s[np.argmax(v >= fraction * v[-1])])
@@ -126,9 +131,7 @@ def steps_to_gain_fraction(steps, values, fraction: float) -> float:
     backbone) "fraction of the final value" is reached at step 0 by everyone; this is not. NaN when the
     run gained nothing (v_final ≤ v_0) or has fewer than two evaluations.
     E.g. values 0.5, 0.6, 0.9, 1.0 at steps 0, 10, 20, 30: 90% of the gain (0.95) -> step 30; 80% -> 20."""
-    s, v = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
-    keep = ~np.isnan(v)
-    s, v = s[keep], v[keep]
+    s, v = _observed(steps, values)
     if len(v) < 2 or v[-1] <= v[0]:
         return np.nan
     return float(s[np.argmax(v >= v[0] + fraction * (v[-1] - v[0]) - 1e-12)])
@@ -151,9 +154,7 @@ def spike_mask(losses, k: float = 3.0, beta: float = 0.9) -> np.ndarray:
 
 
 def last_half_variance(steps, losses) -> float:
-    s, x = np.asarray(steps, dtype=float), np.asarray(losses, dtype=float)
-    keep = ~np.isnan(x)
-    s, x = s[keep], x[keep]
+    s, x = _observed(steps, losses)
     if len(x) == 0:
         return np.nan
     tail = x[s >= s.min() + (s.max() - s.min()) / 2]
@@ -172,14 +173,13 @@ def convergence_summary(
     out: dict[str, float] = {}
     ev = curve.eval
     has = metric in ev.columns and ev[metric].notna().any()
-    vals = ev[metric].to_numpy(float) if has else np.array([])
-    steps = ev["step"].to_numpy(float) if has else np.array([])
-    out[f"final {metric}"] = float(vals[~np.isnan(vals)][-1]) if has else np.nan
+    steps, vals = _observed(ev["step"], ev[metric]) if has else (np.array([]), np.array([]))
+    out[f"final {metric}"] = float(vals[-1]) if has else np.nan
     for f in fractions:
         out[f"steps to {round(100 * f)}%"] = steps_to_fraction(steps, vals, f) if has else np.nan
     for f in fractions:
         out[f"steps to {round(100 * f)}% of gain"] = steps_to_gain_fraction(steps, vals, f) if has else np.nan
-    out[f"gain {metric}"] = float(vals[~np.isnan(vals)][-1] - vals[~np.isnan(vals)][0]) if has else np.nan
+    out[f"gain {metric}"] = float(vals[-1] - vals[0]) if has else np.nan
     tr = curve.train
     loss = tr["loss"].to_numpy(float)
     out["loss var (last half)"] = last_half_variance(tr["step"], loss)
