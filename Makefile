@@ -13,7 +13,7 @@ export TOKENIZERS_PARALLELISM := false
 # (bench/omp_policy.py); must be set before torch loads, hence the environment.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: run quick test lint report clean-results env
+.PHONY: run quick profile test lint report clean-results env
 env: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -31,6 +31,17 @@ run: $(STAMP)
 quick: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/quick.yaml
 	$(BIN)/snakemake --cores 1 --configfile config/quick.yaml --report results/report.html
+
+# Another experiment of config/ in its own directory, runs/$(P)/ (its own results/, report, logs), so it
+# never touches the default's: `make profile P=rerank100` (paper-depth re-ranking), `make profile P=seeds`.
+P ?= rerank100
+DATA_ROOT ?= $(abspath ../shared/data)
+PROFILE_ARGS = --configfile config/$(P).yaml --config data_root=$(DATA_ROOT) --directory runs/$(P)
+profile: $(STAMP)
+	@test -f config/$(P).yaml || (echo "config/$(P).yaml: no such profile (see config/)" >&2; exit 2)
+	mkdir -p runs/$(P)
+	$(BIN)/snakemake --cores $(CORES) $(PROFILE_ARGS)
+	$(BIN)/snakemake --cores 1 $(PROFILE_ARGS) --report results/report.html
 
 test: $(STAMP)
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
