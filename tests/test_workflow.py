@@ -137,6 +137,22 @@ def test_dry_run_every_shipped_config(tmp_path, path):
     assert "This was a dry-run" in out or "Nothing to be done" in out, tail(r)
 
 
+def test_single_stage_config_plans_no_analysis_of_the_other_stage(tmp_path):
+    """Cross-encoders only (as config/rerank100.yaml): no retriever convergence job, whose input list would be
+    empty (it failed at run time, `--curves` with no argument, before STAGES counted trained systems)."""
+    c = load_config()
+    for m in c["methods"].values():
+        m["stages"] = ["reranker"]
+    c["analysis"]["landscape"]["enabled"] = False
+    c["analysis"]["discrepancy"]["enabled"] = False
+    wd = make_workdir(tmp_path, c)
+    r = snakemake(wd, "-n", "--configfile", "test.yaml", timeout=600)
+    out = output(r)
+    assert r.returncode == 0, tail(r)
+    assert "convergence.reranker" in out and "train_reranker" in out, tail(r)
+    assert "convergence.retriever" not in out and "train_retriever" not in out, tail(r)
+
+
 # --- resume after SIGKILL ---------------------------------------------------------------------------------
 
 SYSTEM = "results/retriever/lora/small/s1"

@@ -5,7 +5,8 @@ and Figure 3. Every table and figure goes into the HTML report. Include after tr
 from peftir.analysis import settings as aset
 
 AN = aset.section(config)
-STAGES = ["retriever"] + (["reranker"] if system_dirs("reranker") else [])  # convergence/Table 3 need trained cross-encoders
+# stages with trained systems (`methods.*.stages`): convergence needs their curves, Table 3 cross-encoders
+STAGES = [s for s in ("retriever", "reranker") if system_dirs(s)]
 PAPER_TABLE_IDS = ["table2"] + (["table4"] if aset.has_iaa(config) else []) + (["table3"] if "reranker" in STAGES else [])
 LANDSCAPES = [f"results/analysis/landscape/{r}/{b}/s{s}.npz" for r, b, s in aset.landscape_grid(config, pcfg.grid(config))]
 
