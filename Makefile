@@ -34,8 +34,9 @@ quick: $(STAMP)
 
 # Another experiment of config/ in its own directory, runs/$(P)/ (its own results/, report, logs), so it
 # never touches the default's: `make profile P=rerank100` (paper-depth re-ranking), `make profile P=seeds`.
+# The profile's own data_root, made absolute against the repository (relative, it would resolve in runs/$(P)/).
 P ?= rerank100
-DATA_ROOT ?= $(abspath ../shared/data)
+DATA_ROOT ?= $(abspath $(shell sed -n 's/^data_root: *//p' config/$(P).yaml 2>/dev/null | tr -d "\"'"))
 PROFILE_ARGS = --configfile config/$(P).yaml --config data_root=$(DATA_ROOT) --directory runs/$(P)
 profile: $(STAMP)
 	@test -f config/$(P).yaml || (echo "config/$(P).yaml: no such profile (see config/)" >&2; exit 2)

@@ -1,6 +1,6 @@
-"""`make profile P=<name>`: runs a config/ profile in its own directory runs/<name>/, with data_root made
-absolute (the profile's relative root would otherwise resolve inside runs/<name>/); an unknown profile
-is refused with its file name before anything runs."""
+"""`make profile P=<name>`: runs a config/ profile in its own directory runs/<name>/, with the profile's
+data_root made absolute (relative, it would resolve inside runs/<name>/); an unknown profile is refused
+with its file name before anything runs."""
 
 from __future__ import annotations
 
@@ -20,15 +20,16 @@ def make(*args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=60)
 
 
-def test_profile_runs_in_its_own_directory_with_absolute_data_root():
-    r = make("-n", "profile", "P=seeds")
+@pytest.mark.parametrize("profile,root", [("seeds", "../shared/data"), ("msmarco", "data")])
+def test_profile_runs_in_its_own_directory_with_absolute_data_root(profile, root):
+    r = make("-n", "profile", f"P={profile}")
     assert r.returncode == 0, r.stderr
     runs = [line for line in r.stdout.splitlines() if "snakemake" in line]
     assert len(runs) == 2, r.stdout  # the DAG, then its report
-    data_root = os.path.normpath(REPO / ".." / "shared" / "data")  # as make's $(abspath): lexical, links kept
+    data_root = os.path.normpath(REPO / root)  # as make's $(abspath): lexical, links kept
     for line in runs:
-        assert "--configfile config/seeds.yaml" in line
-        assert "--directory runs/seeds" in line
+        assert f"--configfile config/{profile}.yaml" in line
+        assert f"--directory runs/{profile}" in line
         assert f"data_root={data_root}" in line
     assert "--report results/report.html" in runs[1]
 
