@@ -162,3 +162,17 @@ def test_snakemake_real_run_with_bad_config_starts_nothing(bad_configs, tmp_path
     assert r.returncode != 0
     assert "budgets.small: 200 is greater than the maximum of 100" in output(r)
     assert not any((wd / d).exists() for d in ("results", "logs", "benchmarks", "checkpoints"))
+
+
+def test_rerank100_profile_is_generated_from_config_yaml():
+    """config/rerank100.yaml is a full copy (--configfile replaces the default): a change to config.yaml
+    that was not carried into it by scripts/rerank100_profile.py fails here."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("rerank100_profile", REPO / "scripts" / "rerank100_profile.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    base = yaml.safe_load((REPO / "config.yaml").read_text())
+    shipped = yaml.safe_load((REPO / "config" / "rerank100.yaml").read_text())
+    assert shipped == gen.derive(base)
+    assert base["rerank"]["depth"] == 20 and shipped["rerank"]["depth"] == 100  # derive() left base alone
