@@ -34,6 +34,7 @@ localrules:
     landscape_plot,
     figure3,
     rerank_reference_bm25,
+    export_all,
 
 
 include: "workflow/rules/common.smk"
@@ -46,6 +47,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/verify.smk"
+include: "workflow/rules/export.smk"
 
 
 rule all:

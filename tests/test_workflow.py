@@ -113,6 +113,20 @@ def test_report_has_every_category_and_renders(smoke, tmp_path):
     assert_not_blank(screenshot(report, tmp_path / "report.png"))
 
 
+def test_export_all_systems_of_the_smoke_run(smoke):
+    """`snakemake export_all`: every trained system gets a sentence-transformers directory with its card."""
+    r = snakemake(smoke, "--cores", "2", "--configfile", "test.yaml", "export_all")
+    assert r.returncode == 0, tail(r)
+    exported = sorted(p.parent for p in (smoke / "results" / "export").glob("*/*/*/s*/sentence-transformers"))
+    assert exported, tail(r)
+    for d in exported:
+        card = (d / "sentence-transformers" / "README.md").read_text()
+        assert "config hash" in card and "Metrics reached" in card and "(no metrics" not in card
+        assert (d / "sentence-transformers" / "modules.json").exists()
+    r = snakemake(smoke, "--cores", "1", "--configfile", "test.yaml", "export_all")
+    assert "Nothing to be done" in output(r), tail(r)
+
+
 def test_noop_rerun_does_nothing(smoke):
     r = snakemake(smoke, "--cores", "1", "--configfile", "test.yaml")
     assert r.returncode == 0, tail(r)

@@ -26,6 +26,7 @@ SUBCOMMAND_MODULES = [
     "peftir.config",
     "peftir.report",
     "peftir.verify",
+    "peftir.export",
 ]
 
 
