@@ -35,6 +35,7 @@ localrules:
     figure3,
     rerank_reference_bm25,
     export_all,
+    conditions,
 
 
 include: "workflow/rules/common.smk"
@@ -48,6 +49,7 @@ include: "workflow/rules/report.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/verify.smk"
 include: "workflow/rules/export.smk"
+include: "workflow/rules/conditions.smk"
 
 
 rule all:
@@ -55,3 +57,4 @@ rule all:
         rules.tables.output,
         rules.tables_reranking.output,
         ANALYSIS_TARGETS,
+        rules.conditions.output,

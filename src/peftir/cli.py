@@ -27,6 +27,7 @@ SUBCOMMAND_MODULES = [
     "peftir.report",
     "peftir.verify",
     "peftir.export",
+    "peftir.conditions",
 ]
 
 

@@ -3,6 +3,7 @@
 import json
 import re
 
+from peftir import conditions as pcond
 from peftir import config as pcfg
 
 DATASETS = list(config["datasets"])
@@ -93,4 +94,4 @@ def bm25_depth(w):
 
 def system_dirs(stage):
     """results/{stage}/{run}/{budget}/s{seed} for the trained grid."""
-    return [f"results/{stage}/{r}/{b}/s{s}" for r, b, s in pcfg.grid(config, stage)]
+    return [pcond.system_dir(stage, r, b, s) for r, b, s in pcfg.grid(config, stage)]

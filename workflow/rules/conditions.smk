@@ -1,0 +1,19 @@
+"""The index of conditions (Pyserini 2CR style): every system, its headline number, the command that
+regenerates it. `python -m peftir conditions --config X` prints the same list from the command line."""
+
+from peftir import conditions as pcond
+
+
+rule conditions:
+    """Every system of the run with its headline metric and its snakemake command, as a sortable page."""
+    input:
+        pcond.targets(config),
+    output:
+        report("results/report/conditions.html", caption="../report/conditions.rst", category="Index"),
+    params:
+        cfg=lambda w: as_json(config),
+        name=workflow.configfiles[-1] if workflow.configfiles else "config.yaml",
+    log:
+        "logs/report/conditions.log",
+    shell:
+        "{PY} conditions --config-json {params.cfg:q} --config-name {params.name:q} --html {output:q} > {log:q} 2>&1"
