@@ -9,6 +9,9 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
+report: "workflow/report/workflow.rst"  # the landing page: what ran, where each table lives
+
+
 # config.yaml is the default; `--configfile other.yaml` REPLACES it (Snakemake would otherwise merge
 # the two dicts, mixing e.g. the method grids of two experiments).
 if not config:

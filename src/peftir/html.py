@@ -75,7 +75,8 @@ def frame_table(df, caption: str = "") -> str:
     return table([str(c) for c in df.columns], df.astype(object).values.tolist(), caption)
 
 
-def page(title: str, body: str) -> str:
+def page(title: str, body: str, heading: bool = True) -> str:
+    h2 = f"<h2>{html.escape(title)}</h2>" if heading else ""
     return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{CSS}</style></head><body><h2>{html.escape(title)}</h2>{body}"
+            f"<style>{CSS}</style></head><body>{h2}{body}"
             f"<script>{SORT_JS}</script></body></html>\n")

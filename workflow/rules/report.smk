@@ -16,7 +16,8 @@ rule tables:
         metrics=metric_files("retriever", RETRIEVER_SYSTEMS),
         infos=[f"{d}/run_info.json" for d in system_dirs("retriever")],
     output:
-        csv=report("results/tables/retrieval.csv", caption="../report/retrieval.rst", category="Tables"),
+        csv="results/tables/retrieval.csv",
+        html=report("results/tables/retrieval.html", caption="../report/retrieval.rst", category="Tables"),
         md="results/tables/retrieval.md",
         tex="results/tables/retrieval.tex",
     params:
@@ -27,4 +28,5 @@ rule tables:
         "logs/tables/retrieval.log",
     shell:
         "{PY} table --stage retriever --systems {params.systems:q} --evals {params.evals:q}"
-        " --backbone {params.backbone:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} > {log:q} 2>&1"
+        " --backbone {params.backbone:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q}"
+        " --html {output.html:q} > {log:q} 2>&1"

@@ -147,7 +147,8 @@ rule tables_reranking:
         metrics=[f"{d}/metrics/{e['dataset']}.{e['split']}.json" for d in RERANKER_SYSTEMS for e in RERANK_EVALS],
         infos=[f"{d}/run_info.json" for d in system_dirs("reranker")],
     output:
-        csv=report("results/tables/reranking.csv", caption="../report/reranking.rst", category="Tables"),
+        csv="results/tables/reranking.csv",
+        html=report("results/tables/reranking.html", caption="../report/reranking.rst", category="Tables"),
         md="results/tables/reranking.md",
         tex="results/tables/reranking.tex",
     params:
@@ -158,4 +159,5 @@ rule tables_reranking:
         "logs/tables/reranking.log",
     shell:
         "{PY} table --stage reranker --systems {params.systems:q} --evals {params.evals:q}"
-        " --backbone {params.backbone:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} > {log:q} 2>&1"
+        " --backbone {params.backbone:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q}"
+        " --html {output.html:q} > {log:q} 2>&1"
