@@ -166,8 +166,8 @@ def test_pipeline_report_landing_page_and_table_render(tmp_path):
     (tmp_path / "sorted.html").write_text(page.replace("</body>", click))
     body = _dump_dom(tmp_path / "sorted.html").split("<tbody>")[1]
     assert body.index("IAA-L") < body.index("LoRA") < body.index("BM25")
-    # the table is drawn inside the report's viewer: its header cells' grey (#f0f0f0) fill the content pane
+    # the table is drawn inside the report's viewer: its header row's grey (#f0f0f0) is a band across the pane
     img = screenshot(tmp_path / "opened.html", tmp_path / "table_in_report.png")
     assert_not_blank(img)
-    header_grey = (np.abs(img * 255 - 240) < 1.5).all(axis=-1)[:, 300:]
-    assert header_grey.sum() > 2000, "no table header drawn in the report's content pane"
+    header_grey = (np.abs(img * 255 - 240) < 1.5).all(axis=-1)[:, 300:]  # right of the report's sidebar
+    assert (header_grey.sum(axis=1) > 300).sum() >= 8, "no table header row drawn in the report's content pane"
