@@ -110,7 +110,8 @@ def test_report_has_every_category_and_renders(smoke, tmp_path):
     for name in ("retrieval.html", "reranking.html", "conditions.html"):  # rendered tables, not download links
         assert re.search(rf'"results/[^"]*/{name}": \{{', text), f"{name} is not in the report"
     assert "Where things are" in text  # the landing page (workflow/report/workflow.rst)
-    assert "sentence-embedding model" in text
+    backbone = yaml.safe_load((smoke / "test.yaml").read_text())["backbone"]["name"]
+    assert backbone in text  # captions name the backbone that ran (the smoke run's tiny one)
     if needs_chromium_reason():
         pytest.skip(needs_chromium_reason())
     assert_not_blank(screenshot(report, tmp_path / "report.png"))
