@@ -98,10 +98,14 @@ configfile: "{repo}/config.yaml"
 report: "{repo}/workflow/report/workflow.rst"
 
 rule all:
-    input: "results/tables/retrieval.html"
+    input: "results/tables/retrieval.html", "results/tables/reranking.html"
 
 rule table:
     output: report("results/tables/retrieval.html", caption="{repo}/workflow/report/retrieval.rst", category="Tables")
+    shell: "{python} table.py {{output}}"
+
+rule table_reranking:
+    output: report("results/tables/reranking.html", caption="{repo}/workflow/report/reranking.rst", category="Tables")
     shell: "{python} table.py {{output}}"
 """
 
@@ -152,6 +156,9 @@ def test_pipeline_report_landing_page_and_table_render(tmp_path):
               "retrieval.html", "headline first-stage table"):
         assert s in landing, f"landing page lacks {s!r}"
     assert "table4.html" not in landing  # only results this report holds are listed
+    items = [x.split("</li>")[0] for x in landing.split("<li>")[1:]]
+    assert any("retrieval.html" in x and "reranking.html" not in x for x in items), items  # one item each
+    assert any("reranking.html" in x and "retrieval.html" not in x for x in items), items
     img = screenshot(report, tmp_path / "landing.png")
     assert_not_blank(img)
 

@@ -119,7 +119,7 @@ def test_report_has_every_category_and_renders(smoke, tmp_path):
 
 def test_export_all_systems_of_the_smoke_run(smoke):
     """`snakemake export_all`: every trained system gets a sentence-transformers directory with its card."""
-    r = snakemake(smoke, "--cores", "2", "--configfile", "test.yaml", "export_all")
+    r = snakemake(smoke, "export_all", "--cores", "2", "--configfile", "test.yaml")
     assert r.returncode == 0, tail(r)
     exported = sorted(p.parent for p in (smoke / "results" / "export").glob("*/*/*/s*/sentence-transformers"))
     assert exported, tail(r)
@@ -127,7 +127,7 @@ def test_export_all_systems_of_the_smoke_run(smoke):
         card = (d / "sentence-transformers" / "README.md").read_text()
         assert "config hash" in card and "Metrics reached" in card and "(no metrics" not in card
         assert (d / "sentence-transformers" / "modules.json").exists()
-    r = snakemake(smoke, "--cores", "1", "--configfile", "test.yaml", "export_all")
+    r = snakemake(smoke, "export_all", "--cores", "1", "--configfile", "test.yaml")
     assert "Nothing to be done" in output(r), tail(r)
 
 
