@@ -1,6 +1,8 @@
 """The index of conditions (Pyserini 2CR style): every system, its headline number, the command that
 regenerates it. `python -m peftir conditions --config X` prints the same list from the command line."""
 
+import os
+
 from peftir import conditions as pcond
 
 
@@ -12,7 +14,7 @@ rule conditions:
         report("results/report/conditions.html", caption="../report/conditions.rst", category="Index"),
     params:
         cfg=lambda w: as_json(config),
-        name=workflow.configfiles[-1] if workflow.configfiles else "config.yaml",
+        name=os.path.relpath(workflow.configfiles[-1]) if workflow.configfiles else "config.yaml",
     log:
         "logs/report/conditions.log",
     shell:
