@@ -17,5 +17,7 @@ rule conditions:
         name=os.path.relpath(workflow.configfiles[-1]) if workflow.configfiles else "config.yaml",
     log:
         "logs/report/conditions.log",
+    conda:
+        "../../envs/analysis.yaml"
     shell:
         "{PY} conditions --config-json {params.cfg:q} --config-name {params.name:q} --html {output:q} > {log:q} 2>&1"
