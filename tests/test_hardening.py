@@ -204,3 +204,47 @@ def test_planned_outputs_stay_inside_results(tmp_path):
     for p in paths:
         real = (wd / p).resolve()
         assert real.is_relative_to(wd / "results") or real.is_relative_to(wd / "logs"), p
+
+
+# --- recovery after Snakemake itself is killed (README, Recovery) ------------------------------------------
+
+
+@needs_data
+@pytest.mark.slow
+def test_recovery_after_killed_snakemake_is_what_the_readme_says(tmp_path):
+    """SIGKILL the Snakemake process while a job runs: the plain rerun fails (lock / incomplete files);
+    the README's two commands (`--unlock`, then the run with `--rerun-incomplete`, as `make run` passes)
+    finish the work. The Makefile's run targets carry --rerun-incomplete."""
+    import os
+    import signal
+    import sys
+    import time
+
+    make = (REPO / "Makefile").read_text()
+    assert "RERUN := --rerun-incomplete" in make and "$(RERUN) --configfile config.yaml" in make
+    assert "snakemake --unlock" in make and "make unlock" in (REPO / "README.md").read_text()
+    wd = make_workdir(tmp_path / "wd", load_config())
+    smk = [str(Path(sys.executable).parent / "snakemake"), "--cores", "1", "--configfile", "test.yaml",
+           "--until", "prepare_data_debian"]
+    first = subprocess.Popen(smk, cwd=wd, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    log = wd / "logs/data/debian/prepare.log"
+    deadline = time.time() + 120
+    while time.time() < deadline and not log.exists() and first.poll() is None:
+        time.sleep(0.05)
+    assert first.poll() is None, "the job ended before Snakemake could be killed"
+    first.send_signal(signal.SIGKILL)  # Snakemake only; its job goes on as an orphan
+    first.wait()
+    time.sleep(0.5)
+    plain = subprocess.run(smk, cwd=wd, env=env(), capture_output=True, text=True, timeout=300, check=False)
+    assert plain.returncode != 0 and re.search(r"LockException|cannot be locked|IncompleteFiles|incomplete",
+                                               output(plain)), output(plain)[-2000:]
+    unlock = subprocess.run([*smk[:1], "--unlock", "--configfile", "test.yaml"], cwd=wd, env=env(),
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert unlock.returncode == 0, output(unlock)[-2000:]
+    rerun = subprocess.run([*smk, "--rerun-incomplete"], cwd=wd, env=env(), capture_output=True, text=True,
+                           timeout=600, check=False)
+    assert rerun.returncode == 0, output(rerun)[-2000:]
+    report = yaml.safe_load((wd / "results/data/debian/report.json").read_text())
+    assert report["output"]["docs"] > 0
+    assert os.path.getsize(wd / "results/data/debian/corpus.jsonl.gz") > 0
