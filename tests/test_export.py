@@ -25,9 +25,10 @@ PARAMS = {"lora": {"r": 2, "alpha": 6}, "adapter": {"r": 2}, "iaa": {"span": "la
           "prefix": {"l": 2, "mlp_hidden": 8}, "mam": {"r": 2, "l": 2, "mlp_hidden": 8}}
 CASES = [(k, p) for k, p in PARAMS.items()] + [("iaa", {"span": s, "r": 2, "ar": 2}) for s in ("sublayer", "model")]
 CASES += [(k, {}) for k in method_names() if k not in PARAMS]
-QUERIES = ["apt install fails", "grub boot", "mail server", "x"]
-PASSAGES = ["apt dpkg package manager front end", "kernel image for the boot loader grub",
-            "a mail transport agent with smtp", "tiny"]
+QUERIES = ["apt install fails", "grub boot", "mail server " * 12, "x"]  # the third is cut at q_len = 16
+LONG = " ".join(f"package{i} library tool" for i in range(40))  # > 48 tokens: cut at p_len / max_len
+PASSAGES = ["apt dpkg package manager front end", "kernel image for the boot loader grub " + LONG,
+            "a mail transport agent with smtp", "tiny " + LONG]
 
 
 def trained(tmp_path, stage, key, params, backbone=TINY, seed=3):
@@ -49,16 +50,17 @@ def test_sentence_transformer_round_trip(tmp_path, key, params):
     model, d = trained(tmp_path, "retriever", key, params)
     ex.export(d, tmp_path / "out")
     tok = load_tokenizer(TINY)
-    texts = QUERIES + PASSAGES
-    ours = embed(model, tok, texts, 32)
+    ours = np.concatenate([embed(model, tok, QUERIES, 16), embed(model, tok, PASSAGES, 32)])
     loaded = st.SentenceTransformer(str(tmp_path / "out" / "sentence-transformers"), device="cpu",
                                     trust_remote_code=True)
-    theirs = loaded.encode(texts, convert_to_numpy=True, batch_size=3)
+    theirs = np.concatenate([loaded.encode_query(QUERIES, convert_to_numpy=True, batch_size=3),
+                             loaded.encode_document(PASSAGES, convert_to_numpy=True, batch_size=3)])
     diff = float(np.abs(theirs - ours).max())
+    assert np.abs(loaded.encode(PASSAGES, convert_to_numpy=True) - ours[len(QUERIES):]).max() < 1e-4
     print(f"{key} {params} retriever max|diff| = {diff:.2e}")
     assert diff < 1e-4
-    fresh = embed(factory.build("retriever", TINY, model.meta["spec"] | {"params": model.meta["params"]},
-                                "mean", True, seed=3).eval(), tok, texts, 32)
+    fresh = np.concatenate([embed(factory.build("retriever", TINY, model.meta["spec"] | {"params": model.meta["params"]},
+                                                "mean", True, seed=3).eval(), tok, t, n) for t, n in ((QUERIES, 16), (PASSAGES, 32))])
     assert np.abs(fresh - ours).max() > 1e-3  # the comparison can fail: training moved the embeddings
 
 
@@ -67,9 +69,10 @@ def test_cross_encoder_round_trip(tmp_path, key, params):
     model, d = trained(tmp_path, "reranker", key, params)
     ex.export(d, tmp_path / "out")
     tok = load_tokenizer(TINY)
-    ours = score_pairs(model, tok, QUERIES, PASSAGES, 16, 48, batch_size=3)
+    queries = ["apt install fails", "grub boot", "mail server", "x"]  # within q_len (see export.limits)
+    ours = score_pairs(model, tok, queries, PASSAGES, 16, 48, batch_size=3)
     loaded = st.CrossEncoder(str(tmp_path / "out" / "sentence-transformers"), device="cpu", trust_remote_code=True)
-    theirs = np.asarray(loaded.predict(list(zip(QUERIES, PASSAGES)), batch_size=3))
+    theirs = np.asarray(loaded.predict(list(zip(queries, PASSAGES)), batch_size=3))
     diff = float(np.abs(theirs - ours).max())
     print(f"{key} reranker max|diff| = {diff:.2e}")
     assert diff < 1e-4 and np.ptp(ours) > 1e-3  # raw scores (no sigmoid), and they differ between pairs

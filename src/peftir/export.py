@@ -17,8 +17,9 @@ writes under --out:
                              `peft.PeftModel.from_pretrained(BertModel, dir)` (same equations: targets
                              query/value, scaling alpha/r, dropout on the input of A, bias none).
 
-Token limits: peftir truncates queries at q_len and passages at p_len (re-ranker pairs at max_len);
-the exported model has one limit, max_seq_length = p_len (max_len), stated in the card.
+Token limits as peftir: a retriever's `encode_query` truncates at q_len and `encode_document` (and
+plain `encode`) at p_len; a re-ranker's pairs are cut to max_len from the passage only. peftir also clips
+a re-ranker's query to q_len first, which sentence-transformers cannot (the card says so).
 Houlsby adapters / prefix / MAM in AdapterHub's `adapters`: not exported (adapters 1.3.0, the newest,
 pins transformers~=4.57 and cannot install next to this stack's transformers 5).
 """
@@ -73,8 +74,20 @@ def frozen_backbone(meta: dict) -> Bert:
 
 
 def _token_limit(meta: dict) -> int:
+    """Passages' limit (retriever: p_len) or pairs' (re-ranker: max_len), as peftir trained and ranked."""
     hp = meta.get("train") or {}
-    return int(meta.get("max_len") or hp.get("max_len") or hp.get("p_len") or 512)
+    if meta["stage"] == "retriever":
+        return int(hp.get("p_len") or 512)
+    return int(meta.get("max_len") or hp.get("max_len") or 512)
+
+
+def limits(meta: dict) -> str:
+    hp = meta.get("train") or {}
+    if meta["stage"] == "retriever":
+        return (f"queries {hp.get('q_len')} tokens (`encode_query`), passages {hp.get('p_len')} "
+                "(`encode_document`, `encode`)")
+    return (f"pairs {_token_limit(meta)} tokens, the passage truncated; peftir clipped queries to "
+            f"{hp.get('q_len')} tokens first (longer queries score differently here)")
 
 
 def st_modules(model, hf_dir: Path):
@@ -83,19 +96,23 @@ def st_modules(model, hf_dir: Path):
     from sentence_transformers.sentence_transformer.modules import Pooling
 
     meta, d = model.meta, model.bert.config.hidden_size
+    bb.load_tokenizer(meta["backbone"]).save_pretrained(hf_dir)
+    hp = meta.get("train") or {}
+    if meta["stage"] == "retriever":  # peftir's two limits: encode_query / encode_document apply them
+        kw = {"max_seq_length": _token_limit(meta), "query_length": hp.get("q_len"), "document_length": hp.get("p_len")}
+    else:  # pairs as peftir's encode_pairs: only the passage is truncated to max_len
+        kw = {"max_seq_length": _token_limit(meta), "processing_kwargs": {"text": {"truncation": "only_second"}}}
     if mergeable(meta["spec"]["method"]):
         merged = get_method(meta["spec"]["method"]).merge(copy.deepcopy(model.bert))
         hf_bert(merged, meta["backbone"]).save_pretrained(hf_dir)
-        first = Transformer(str(hf_dir), max_seq_length=_token_limit(meta))
+        first = Transformer(str(hf_dir), **kw)
     else:
         from peftir.st_module import PeftirTransformer
 
         hf_bert(frozen_backbone(meta), meta["backbone"]).save_pretrained(hf_dir)
-        first = PeftirTransformer(str(hf_dir), max_seq_length=_token_limit(meta))
+        first = PeftirTransformer(str(hf_dir), **kw)
         first.attach({"key": meta["spec"]["method"], "params": meta["params"]},
                      {k.removeprefix("bert."): v for k, v in trainable_state_dict(model.bert).items()})
-    bb.load_tokenizer(meta["backbone"]).save_pretrained(hf_dir)
-    first.processor = type(first.processor).from_pretrained(str(hf_dir))
     mods = [first, Pooling(d, meta["pooling"])]
     if meta["stage"] == "retriever":
         return mods + ([Normalize()] if meta.get("normalize") else [])
@@ -176,7 +193,7 @@ def model_card(meta: dict, run_info: dict, metrics: dict[str, dict], data: str, 
         f"| backbone | {meta['backbone']}, pooling {meta['pooling']}, normalise {meta.get('normalize', False)} |",
         f"| training data | {data} |",
         f"| seed | {meta.get('seed')} |",
-        f"| token limit | {_token_limit(meta)} (peftir: queries {(meta.get('train') or {}).get('q_len', '-')}) |",
+        f"| token limits | {limits(meta)} |",
         f"| config hash | `{config_hash(run_info)}` (sha256 of run_info.json's resolved config) |",
         f"| git | {(run_info.get('git') or {}).get('sha')} |", "",
         "## Loading", "", loading(meta), "",
