@@ -150,3 +150,8 @@ def test_cli_and_card(tmp_path):
     assert ex.config_hash(info) in card and len(ex.config_hash(info)) == 12
     assert ex.config_hash(info) != ex.config_hash({"config": {**info["config"], "seed": 2}})
     assert not (tmp_path / "out" / "peft").exists()  # peft export is LoRA's only
+
+
+def test_mergeable_methods_are_exactly_those_without_added_modules():
+    """full, BitFit and LoRA fold into BERT weights; every method that inserts modules does not."""
+    assert {k for k in method_names() if ex.mergeable(k)} == {"full", "bitfit", "lora"}
