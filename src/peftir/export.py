@@ -165,15 +165,17 @@ def config_hash(run_info: dict) -> str:
 
 def loading(meta: dict) -> str:
     cls = "SentenceTransformer" if meta["stage"] == "retriever" else "CrossEncoder"
+    raw = " Scores are raw logits (activation Identity), as peftir ranks." if cls == "CrossEncoder" else ""
     if mergeable(meta["spec"]["method"]):
+        peft = (" A LoRA retriever's `peft/` directory loads with "
+                "`peft.PeftModel.from_pretrained(transformers.BertModel.from_pretrained(backbone), path)`."
+                if meta["spec"]["method"] == "lora" and cls == "SentenceTransformer" else "")
         return (f"`sentence_transformers.{cls}(path)` (standard modules; the method is merged into the BERT "
-                "weights). A LoRA retriever's `peft/` directory loads with "
-                "`peft.PeftModel.from_pretrained(transformers.BertModel.from_pretrained(backbone), path)`.")
+                f"weights).{peft}{raw}")
     return (f"`sentence_transformers.{cls}(path, trust_remote_code=True)` with the `peftir` package installed: "
             f"{meta['spec']['method']} adds modules plain BERT cannot hold, so the first module is "
             "`peftir.st_module.PeftirTransformer` (imported from the installed package; sentence-transformers "
-            "needs trust_remote_code=True for any module class outside its own namespace). "
-            + ("Scores are raw (activation Identity), as peftir ranks." if cls == "CrossEncoder" else ""))
+            f"needs trust_remote_code=True for any module class outside its own namespace).{raw}")
 
 
 def model_card(meta: dict, run_info: dict, metrics: dict[str, dict], data: str, kind: str) -> str:
@@ -186,7 +188,8 @@ def model_card(meta: dict, run_info: dict, metrics: dict[str, dict], data: str, 
         "| | |", "|---|---|",
         f"| stage | {meta['stage']} |",
         f"| method | {spec['method']} `{json.dumps(meta['params'], sort_keys=True)}` |",
-        f"| budget | {spec.get('budget', '-')} (target {spec.get('budget_pct')}% of the backbone) |",
+        f"| budget | {spec.get('budget', '-')}"
+        + (f" (target {spec['budget_pct']}% of the backbone) |" if spec.get("budget_pct") is not None else " |"),
         f"| trainable % (method, paper's count) | {meta.get('achieved_pct', 0):.3f}% |",
         (f"| trainable parameters | {meta.get('trainable_params', 0):,} of {total:,} backbone parameters "
          f"({100 * meta.get('trainable_params', 0) / total:.3f}%); head {meta.get('head_params', 0)} |"),
