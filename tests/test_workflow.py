@@ -99,7 +99,7 @@ def test_verify_against_expected_smoke_scores(smoke):
 
 def test_report_has_every_category_and_renders(smoke, tmp_path):
     """The HTML report of the smoke run: every issue-5 category present, and it renders (not blank)."""
-    from test_report import assert_not_blank, needs_chromium_reason, screenshot
+    from test_report import _dump_dom, _open_result, assert_not_blank, needs_chromium_reason, screenshot
 
     r = snakemake(smoke, "--cores", "1", "--configfile", "test.yaml", "--report", "results/report.html")
     assert r.returncode == 0, tail(r)
@@ -115,6 +115,11 @@ def test_report_has_every_category_and_renders(smoke, tmp_path):
     if needs_chromium_reason():
         pytest.skip(needs_chromium_reason())
     assert_not_blank(screenshot(report, tmp_path / "report.png"))
+    assert "Where things are" in _dump_dom(report)  # the landing page is drawn
+    for name, rows in (("retrieval.html", ("BM25", "Zero-shot backbone", "lora")), ("conditions.html", ("snakemake",))):
+        (tmp_path / name).write_text(_open_result(report, name, tmp_path / f"open_{name}"))
+        dom = _dump_dom(tmp_path / name)  # the table as the report's viewer shows it
+        assert 'class="sortable"' in dom and all(r in dom for r in rows), dom[-3000:]
 
 
 def test_export_all_systems_of_the_smoke_run(smoke):
