@@ -10,11 +10,11 @@ import torch
 
 from peftir.cli import main
 from peftir.data.trec import read_run, write_run
+from peftir.inference import score_pairs
 from peftir.io import read_json, read_jsonl
 from peftir.models import factory
 from peftir.models.backbone import load_tokenizer
 from peftir.rerank import top_candidates
-from peftir.reranker import score_pairs
 from peftir.tasks import RerankTask, TripleSampler, clip_queries
 
 BB = {"name": "tiny:2x32", "pooling": "mean", "normalize": True}

@@ -14,43 +14,21 @@ from __future__ import annotations
 import json
 import logging
 
-import numpy as np
 import torch
 
 from peftir import distributed
 from peftir.data.collections import load_corpus, load_qrels, load_queries
 from peftir.data.trec import ranked, read_run
+from peftir.inference import max_len_of, score_pairs
 from peftir.io import write_json
 from peftir.models import factory
 from peftir.models.backbone import load_tokenizer
 from peftir.provenance import RunInfo
 from peftir.retriever import add_common
-from peftir.tasks import DevSet, RerankTask, TripleSampler, encode_pairs, rr_at_k
+from peftir.tasks import DevSet, RerankTask, TripleSampler, rr_at_k
 from peftir.train import TrainConfig, Trainer
 
 log = logging.getLogger(__name__)
-
-
-def max_len_of(hp: dict) -> int:
-    """The pair length: `max_len`, else q_len + p_len + 3 special tokens."""
-    return int(hp.get("max_len") or hp["q_len"] + hp["p_len"] + 3)
-
-
-@torch.no_grad()
-def score_pairs(model, tok, queries: list[str], passages: list[str], q_len: int, max_len: int,
-                batch_size: int = 64, device="cpu", desc=None) -> np.ndarray:
-    """Cross-encoder scores of (queries[i], passages[i]), in length-sorted batches (less padding);
-    float32 (N,) in input order."""
-    from tqdm import tqdm
-
-    order = np.argsort([-(len(q) + len(p)) for q, p in zip(queries, passages)], kind="stable")
-    out = np.zeros(len(queries), dtype=np.float32)
-    for i in tqdm(range(0, len(order), batch_size), desc=desc, disable=desc is None, mininterval=5):
-        idx = order[i : i + batch_size]
-        b = encode_pairs(tok, [queries[j] for j in idx], [passages[j] for j in idx], q_len, max_len)
-        s = model.score(**{k: v.to(device) for k, v in b.items()})
-        out[idx] = s.float().cpu().numpy()
-    return out
 
 
 def dev_fn_for(dev: DevSet, corpus: dict[str, str], tok, q_len: int, max_len: int, batch_size: int = 64,

@@ -16,6 +16,7 @@ from peftir import distributed
 from peftir.config import check_declared_backbone
 from peftir.data.collections import load_corpus, load_qrels, load_queries
 from peftir.data.trec import read_run
+from peftir.inference import embed
 from peftir.io import write_json, write_jsonl
 from peftir.models import factory
 from peftir.models.backbone import load_tokenizer
@@ -24,21 +25,6 @@ from peftir.tasks import DevSet, RetrievalTask, TripleSampler, rr_at_k
 from peftir.train import TrainConfig, Trainer
 
 log = logging.getLogger(__name__)
-
-
-@torch.no_grad()
-def embed(model, tok, texts, max_len, batch_size=128, device="cpu", desc=None):
-    """Encode texts in length-sorted batches (less padding), return float32 (N, d) in input order."""
-    from tqdm import tqdm
-
-    order = np.argsort([-len(t) for t in texts], kind="stable")
-    out = np.zeros((len(texts), model.bert.config.hidden_size), dtype=np.float32)
-    for i in tqdm(range(0, len(texts), batch_size), desc=desc, disable=desc is None, mininterval=5):
-        idx = order[i : i + batch_size]
-        b = tok([texts[j] for j in idx], max_length=max_len, truncation=True, padding=True, return_tensors="pt")
-        e = model.encode(b["input_ids"].to(device), b["attention_mask"].to(device))
-        out[idx] = e.float().cpu().numpy()
-    return out
 
 
 def dev_fn_for(dev: DevSet, tok, q_len, p_len):
