@@ -13,13 +13,12 @@ import numpy as np
 import torch
 
 from peftir import distributed
-from peftir.config import check_declared_backbone
 from peftir.data.collections import load_corpus, load_qrels, load_queries
 from peftir.data.trec import read_run
 from peftir.inference import embed
 from peftir.io import write_json, write_jsonl
 from peftir.models import factory
-from peftir.models.backbone import load_tokenizer
+from peftir.models.backbone import check_declared_backbone, load_tokenizer
 from peftir.provenance import RunInfo
 from peftir.tasks import DevSet, RetrievalTask, TripleSampler, rr_at_k
 from peftir.train import TrainConfig, Trainer

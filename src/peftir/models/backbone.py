@@ -78,6 +78,14 @@ def backbone_config(name: str) -> BertConfig:
     return BertConfig.from_json(resolve(name) / "config.json")
 
 
+def check_declared_backbone(real, declared: dict | None) -> None:
+    """`backbone.config` (the architecture a config declares) must agree with the checkpoint's, field by field."""
+    have = real.to_dict()
+    diff = {k: (v, have[k]) for k, v in (declared or {}).items() if k in have and have[k] != v}
+    if diff:
+        raise ValueError(f"backbone.config disagrees with the checkpoint's config (declared, real): {diff}")
+
+
 def load_tokenizer(name: str):
     from transformers import AutoTokenizer
 
