@@ -23,10 +23,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
-NOTES = {
-    "all-MiniLM-L6-v2": "all-MiniLM-L6-v2 is a sentence-embedding model (contrastively fine-tuned on "
-    "1B sentence pairs), not a plain pre-trained language model like the paper's bert-base",
-}
 
 
 def _minilm_path() -> Path:
