@@ -1,5 +1,10 @@
 """Atomic file output: every result is written to a temporary sibling and renamed into place,
-so a job killed at any moment never leaves a file that a rerun would take as complete."""
+so a job killed at any moment never leaves a file that a rerun would take as complete.
+
+Confinement: when PEFTIR_OUTPUT_ROOTS is set (the Snakefile sets it to the run's results/ and
+checkpoints/ directories), every path written or removed here must resolve inside one of those roots;
+anything else is refused before a byte is written or a file removed.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +17,35 @@ import tempfile
 from pathlib import Path
 
 
+OUTPUT_ROOTS_ENV = "PEFTIR_OUTPUT_ROOTS"
+
+
+class UnsafePath(ValueError):
+    pass
+
+
+def output_roots() -> list[Path] | None:
+    """The directories outputs must stay in (PEFTIR_OUTPUT_ROOTS, os.pathsep-separated), or None."""
+    value = os.environ.get(OUTPUT_ROOTS_ENV)
+    return [Path(p).resolve() for p in value.split(os.pathsep) if p] if value else None
+
+
+def check_output_path(path: str | Path) -> Path:
+    """`path`, after checking that it resolves (symlinks and '..' followed) inside the output roots."""
+    roots = output_roots()
+    if roots is None:
+        return Path(path)
+    real = Path(path).resolve()
+    if not any(real == r or r in real.parents for r in roots):
+        raise UnsafePath(f"{path}: resolves to {real}, outside the output directories "
+                         f"{[str(r) for r in roots]}; nothing was written or removed")
+    return Path(path)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path):
     """Yield a temporary path beside `path`; on success rename it onto `path` (file or directory)."""
-    path = Path(path)
+    path = check_output_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)) / path.name
     try:

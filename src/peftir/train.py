@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from peftir import distributed
-from peftir.io import atomic_open, write_json, write_jsonl
+from peftir.io import atomic_open, check_output_path, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class Trainer:
         self.dist = dist or distributed.context()
         if cfg.gradient_checkpointing:  # IAA-M's wrapped encoder forwards the flag to the real one
             model.bert.encoder.gradient_checkpointing = True
-        self.ckpt = Path(ckpt_dir) / "checkpoint.pt" if ckpt_dir else None
+        self.ckpt = check_output_path(Path(ckpt_dir) / "checkpoint.pt") if ckpt_dir else None
         self.key_parts = {"config": fingerprint(key, seed), "inputs": input_digests(inputs or {})}
         self.key = fingerprint(self.key_parts)
         named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
