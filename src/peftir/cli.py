@@ -23,7 +23,7 @@ SUBCOMMAND_MODULES = [
     "peftir.rerank",
     "peftir.evaluate",
     "peftir.analysis.cli",
-    "peftir.config",
+    "peftir.check_config",
     "peftir.table",
     "peftir.verify",
 ]

@@ -301,15 +301,3 @@ def validate(config: dict, base: str | Path = ".") -> dict:
     if errs:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(errs))
     return config
-
-
-def cmd_check(a) -> None:
-    validate(load_yaml(a.config), a.base)
-    print(f"{a.config}: OK")
-
-
-def register(sub) -> None:
-    p = sub.add_parser("check-config", help="validate a config file (schema + semantic checks)")
-    p.add_argument("--config", default="config.yaml")
-    p.add_argument("--base", default=".", help="directory that relative roots are resolved from")
-    p.set_defaults(func=cmd_check)
