@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
-
 
 OUTPUT_ROOTS_ENV = "PEFTIR_OUTPUT_ROOTS"
 
@@ -67,6 +67,15 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
             f = open(tmp, mode, encoding=None if "b" in mode else encoding)  # noqa: SIM115 (closed below)
         with f:
             yield f
+
+
+def sha256_file(path: str | Path) -> str:
+    """sha256 of a file's bytes, streamed (hex)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def write_json(obj, path: str | Path) -> None:

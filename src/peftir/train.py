@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from peftir import distributed
-from peftir.io import atomic_open, check_output_path, write_json, write_jsonl
+from peftir.io import atomic_open, check_output_path, sha256_file, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -58,18 +58,9 @@ def fingerprint(*objs) -> str:
     return hashlib.sha256(json.dumps(objs, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def file_digest(path: str | Path) -> str:
-    """sha256 of a file's bytes (streamed), the first 16 hex digits: what a checkpoint's inputs were."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
-
-
 def input_digests(paths: dict[str, str | Path | None]) -> dict[str, str]:
-    """{name: digest} of a job's input files (names whose path is None/empty are left out)."""
-    return {k: file_digest(p) for k, p in sorted(paths.items()) if p}
+    """{name: sha256 prefix} of a job's input files (names whose path is None/empty are left out)."""
+    return {k: sha256_file(p)[:16] for k, p in sorted(paths.items()) if p}
 
 
 class NonFiniteLoss(ValueError):  # the CLI reports it as one line, exit 2
@@ -247,4 +238,4 @@ class Trainer:
             self.ckpt.unlink()
 
 
-__all__ = ["NonFiniteLoss", "TrainConfig", "Trainer", "file_digest", "input_digests", "lr_lambda", "write_json"]
+__all__ = ["NonFiniteLoss", "TrainConfig", "Trainer", "input_digests", "lr_lambda", "write_json"]

@@ -26,7 +26,6 @@ judgment on a document of the corpus.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 from pathlib import Path
@@ -34,7 +33,7 @@ from pathlib import Path
 from peftir.data.collections import DataError, iter_corpus
 from peftir.data.layout import write_layout
 from peftir.data.validate import CORPUS, collection_report, list_splits, read_checked
-from peftir.io import atomic_path, write_json
+from peftir.io import atomic_path, sha256_file, write_json
 
 log = logging.getLogger(__name__)
 
@@ -99,14 +98,6 @@ def check_split(queries_file: Path, qrels_file: Path, split: str, queries: dict[
                         f"document of the corpus ({counts.get('qrels_missing_doc_lines', 0)} judgment line(s) "
                         f"named documents not in the corpus, {counts.get('qrels_unknown_query_lines', 0)} "
                         "named unknown queries): nothing to evaluate")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def prepare_collection(
@@ -178,7 +169,7 @@ def prepare_collection(
     with atomic_path(out) as tmp:
         report["output"] = write_layout(tmp, docs(), q_out, r_out,
                                         extra={"sample.json": audit} if sample else None)["report"]
-        report["files"] = {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+        report["files"] = {p.name: {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
                            for p in sorted(tmp.iterdir())}
         write_json(report, tmp / "report.json")
     log.info("prepared %s -> %s: %d docs, %s", root, out, report["output"]["docs"],
