@@ -136,14 +136,6 @@ def format_errors(name: str, d: dict) -> list[str]:
     return []
 
 
-def check_declared_backbone(real, declared: dict | None) -> None:
-    """`backbone.config` (declared architecture) must agree with the checkpoint's, field by field."""
-    have = real.to_dict()
-    diff = {k: (v, have[k]) for k, v in (declared or {}).items() if k in have and have[k] != v}
-    if diff:
-        raise ValueError(f"backbone.config disagrees with the checkpoint's config (declared, real): {diff}")
-
-
 def convert_command(config: dict, ds: str) -> tuple[list[str], list[str]] | None:
     """How a dataset of format `ir_datasets` / `msmarco-passage` / `msmarco-doc` is written into its
     root in the shared layout: (`python -m peftir` arguments, input files); None for
@@ -174,6 +166,7 @@ def convert_command(config: dict, ds: str) -> tuple[list[str], list[str]] | None
 def backbone_cfg(config: dict):
     """The backbone's BertConfig: from its checkpoint, else from the declared `backbone.config`
     (offline dry runs: the budget solver needs only the architecture); both present must agree."""
+    from peftir.models.backbone import check_declared_backbone
     from peftir.models.bert import BertConfig
     from peftir.models.factory import bert_config_for
 
@@ -308,15 +301,3 @@ def validate(config: dict, base: str | Path = ".") -> dict:
     if errs:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(errs))
     return config
-
-
-def cmd_check(a) -> None:
-    validate(load_yaml(a.config), a.base)
-    print(f"{a.config}: OK")
-
-
-def register(sub) -> None:
-    p = sub.add_parser("check-config", help="validate a config file (schema + semantic checks)")
-    p.add_argument("--config", default="config.yaml")
-    p.add_argument("--base", default=".", help="directory that relative roots are resolved from")
-    p.set_defaults(func=cmd_check)
