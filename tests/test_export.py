@@ -11,11 +11,10 @@ import torch
 
 from peftir import export as ex
 from peftir.cli import main
+from peftir.inference import embed, score_pairs
 from peftir.methods import method_names
 from peftir.models import factory
 from peftir.models.backbone import load_tokenizer
-from peftir.reranker import score_pairs
-from peftir.retriever import embed
 
 st = pytest.importorskip("sentence_transformers")  # in the `test` extra: CI runs these
 peft = pytest.importorskip("peft")
