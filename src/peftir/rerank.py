@@ -51,7 +51,7 @@ def load_scorer(model_arg: str, backbone_json: str | None, device):
         if not backbone_json:
             raise ValueError("--model zero-shot needs --backbone-json")
         bb = json.loads(backbone_json)
-        model = factory.zero_shot("retriever", bb["name"], bb["pooling"], bb.get("normalize", False))
+        model = factory.zero_shot("retriever", bb["name"], bb["pooling"], bb["normalize"])
         return model.to(device), load_tokenizer(bb["name"])
     model = factory.load(model_arg, device)
     if model.meta["stage"] != "reranker":
@@ -115,7 +115,7 @@ def cmd_rerank(a) -> None:
                                 a.device)
             else:
                 hp = model.meta.get("train", {})
-                cfg.update(q_len=a.q_len or hp.get("q_len", 32),
+                cfg.update(q_len=a.q_len or hp["q_len"],
                            max_len=a.max_len or model.meta.get("max_len") or max_len_of(hp))
                 run = rerank_cross(model, tok, cands, queries, corpus, cfg["q_len"], cfg["max_len"],
                                    a.batch_size, a.device)

@@ -79,7 +79,7 @@ def cmd_train_reranker(a) -> None:
     corpus = load_corpus(a.corpus)
     tok = load_tokenizer(bb["name"])
     model = factory.build("reranker", bb["name"], spec, pooling, seed=a.seed)
-    sampler = TripleSampler(a.triples, corpus, hp.get("n_neg", 7))
+    sampler = TripleSampler(a.triples, corpus, hp["n_neg"])
     info.update(triples=sampler.stats)  # queries skipped for want of a positive / a negative, counted
     cfg = TrainConfig.from_dict(hp)
     max_len = max_len_of(hp)
@@ -87,7 +87,7 @@ def cmd_train_reranker(a) -> None:
     dev_fn = None
     if a.dev_queries and cfg.eval_every and ctx.is_main:
         dev = DevSet(load_queries(a.dev_queries), load_qrels(a.dev_qrels), read_run(a.dev_run), corpus,
-                     hp.get("dev_queries", 64), hp.get("dev_candidates", 16), seed=0)
+                     hp["dev_queries"], hp["dev_candidates"], seed=0)
         dev_fn = dev_fn_for(dev, corpus, tok, hp["q_len"], max_len, device=ctx.device)
     trainer = Trainer(model, task, cfg, a.seed, a.ckpt_dir, dev_fn=dev_fn, device=ctx.device,
                       key=json.dumps([spec, hp, bb, pooling], sort_keys=True), dist=ctx)

@@ -60,18 +60,18 @@ def cmd_train_retriever(a) -> None:
     info = RunInfo("train-retriever", {"method": spec, "train": hp, "backbone": bb}, seed=a.seed, device=ctx.device)
     corpus = load_corpus(a.corpus)
     tok = load_tokenizer(bb["name"])
-    model = factory.build("retriever", bb["name"], spec, bb["pooling"], bb.get("normalize", False), seed=a.seed)
+    model = factory.build("retriever", bb["name"], spec, bb["pooling"], bb["normalize"], seed=a.seed)
     check_declared_backbone(model.bert.config, bb.get("config"))  # the sizes the dry run solved
     if ctx.enabled:
         model.gather = distributed.gather_with_grad  # cross-device in-batch negatives
     sampler = TripleSampler(a.triples, corpus, hp["n_neg"])
     info.update(triples=sampler.stats)  # queries skipped for want of a positive / a negative, counted
     cfg = TrainConfig.from_dict(hp)
-    task = RetrievalTask(tok, sampler, cfg.batch_size, hp["q_len"], hp["p_len"], hp.get("temperature", 1.0))
+    task = RetrievalTask(tok, sampler, cfg.batch_size, hp["q_len"], hp["p_len"], hp["temperature"])
     dev_fn = None
     if a.dev_queries and cfg.eval_every and ctx.is_main:
         dev = DevSet(load_queries(a.dev_queries), load_qrels(a.dev_qrels), read_run(a.dev_run), corpus,
-                     hp.get("dev_queries", 64), hp.get("dev_candidates", 16), seed=0)
+                     hp["dev_queries"], hp["dev_candidates"], seed=0)
         dev_fn = dev_fn_for(dev, tok, hp["q_len"], hp["p_len"])
     probe = None
     if a.probe_out and a.probe_json:  # update-direction probe (peftir.analysis.probe), on when configured

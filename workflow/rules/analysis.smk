@@ -103,7 +103,7 @@ rule landscape:
     output:
         npz="results/analysis/landscape/{run}/{budget}/s{seed}.npz",
     params:
-        hp=as_json(config["retriever"]),
+        hp=as_json(without(config["retriever"], "gpus")),
         settings=as_json(AN["landscape"]["compute"]),
     log:
         "logs/analysis/landscape/{run}/{budget}/s{seed}.log",
@@ -166,7 +166,7 @@ rule figure3:
         figure_out("results/figures/figure3", "figure3", "Figure 3"),
         json="results/figures/figure3.json",
     params:
-        methods=as_json([[r, {"method": m["method"], "params": m.get("params", {})}] for r, m in config["methods"].items()]),
+        methods=as_json([[r, {"method": m["method"], "params": pcfg.base_params(config, r)}] for r, m in config["methods"].items()]),
         backbone=config["backbone"]["name"],
     log:
         "logs/analysis/figure3.log",

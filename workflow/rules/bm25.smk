@@ -13,7 +13,7 @@ rule bm25_index:
         "logs/bm25/{ds}/index.log",
     benchmark:
         "benchmarks/bm25/{ds}/index.tsv"
-    threads: config["bm25"].get("threads", 1)
+    threads: config["bm25"]["threads"]
     conda:
         "../../envs/pyserini.yaml"
     shell:
@@ -36,7 +36,7 @@ rule bm25_search:
         "logs/bm25/{ds}/search.{split}.log",
     benchmark:
         "benchmarks/bm25/{ds}/search.{split}.tsv"
-    threads: config["bm25"].get("threads", 1)
+    threads: config["bm25"]["threads"]
     conda:
         "../../envs/pyserini.yaml"
     shell:
@@ -79,7 +79,7 @@ if QUERY_CHUNKS > 1:
             "logs/bm25/{ds}/search.{split}.{chunk}.log",
         benchmark:
             "benchmarks/bm25/{ds}/search.{split}.{chunk}.tsv"
-        threads: config["bm25"].get("threads", 1)
+        threads: config["bm25"]["threads"]
         conda:
             "../../envs/pyserini.yaml"
         shell:
@@ -114,8 +114,8 @@ rule mine_negatives:
         stats="results/train/{ds}/triples.stats.json",
     params:
         depth=config["negatives"]["depth"],
-        skip=config["negatives"].get("skip_top", 0),
-        seed=config.get("sample_seed", 13),
+        skip=config["negatives"]["skip_top"],
+        seed=config["sample_seed"],
     log:
         "logs/train/{ds}/mine_negatives.log",
     shell:

@@ -58,7 +58,7 @@ def rel_for(ds, split):
     for e in config["evaluation"]:
         if (e["dataset"], e["split"]) == (ds, split) and "rel" in e:
             return e["rel"]
-    return config.get("relevance_threshold", 1)
+    return config["relevance_threshold"]
 
 
 def without(d, *keys):
@@ -74,8 +74,8 @@ def launcher(resources):
 
 # BM25 (bm25.smk): a pyserini prebuilt index per dataset, or the pipeline's own; the training split's
 # search in QUERY_CHUNKS parallel jobs.
-PREBUILT = config["bm25"].get("prebuilt") or {}
-QUERY_CHUNKS = config["bm25"].get("query_chunks", 1)
+PREBUILT = config["bm25"]["prebuilt"]
+QUERY_CHUNKS = config["bm25"]["query_chunks"]
 TRAIN_PAIR = (config["train"]["dataset"], config["train"]["split"])
 
 

@@ -43,7 +43,7 @@ for _ds, _d in config["datasets"].items():
             qrels=f"--qrels-name {_d['qrels']}" if _d.get("qrels") else "",
             origin=f"--origin {_d['origin']}" if _d.get("origin") else "",
             sample=f"--sample-json {shlex.quote(as_json(_d['sample']))}" if _d.get("sample") else "",
-            seed=config.get("sample_seed", 13),
+            seed=config["sample_seed"],
             judged="--judged-only" if _d.get("judged_only") else "",
         log:
             f"logs/data/{_ds}/prepare.log",

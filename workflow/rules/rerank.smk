@@ -35,7 +35,7 @@ rule train_reranker:
         hp=lambda w: as_json(
             {
                 **without(config["reranker"], "gpus"),
-                "lr": config["methods"][w.run].get("reranker_lr", config["methods"][w.run]["lr"]),
+                "lr": pcfg.reranker_lr(config, w.run),
             }
         ),
         backbone=backbone_json(),
@@ -47,7 +47,7 @@ rule train_reranker:
         "benchmarks/reranker/{run}/{budget}/s{seed}/train.tsv"
     threads: config["threads"]
     resources:
-        gpu=config["reranker"].get("gpus", 1),
+        gpu=config["reranker"]["gpus"],
     conda:
         "../../envs/torch.yaml"
     shell:
@@ -74,8 +74,8 @@ rule rerank:
     params:
         depth=RERANK["depth"],
         candidates=RERANK["candidates"],
-        bs=RERANK.get("batch_size", 64),
-        bf16="--bf16" if RERANK.get("bf16") else "",
+        bs=RERANK["batch_size"],
+        bf16="--bf16" if RERANK["bf16"] else "",
     log:
         "logs/reranker/{run}/{budget}/s{seed}/rerank.{ds}.{split}.log",
     benchmark:
@@ -124,8 +124,8 @@ rule rerank_zero_shot:
         candidates=RERANK["candidates"],
         q_len=config["reranker"]["q_len"],
         p_len=config["reranker"]["p_len"],
-        bs=RERANK.get("batch_size", 64),
-        bf16="--bf16" if RERANK.get("bf16") else "",
+        bs=RERANK["batch_size"],
+        bf16="--bf16" if RERANK["bf16"] else "",
     log:
         "logs/reranker/zero-shot/none/s0/rerank.{ds}.{split}.log",
     benchmark:

@@ -22,9 +22,9 @@ rule encode_shard:
         model=model_arg,
         backbone=backbone_json(),
         n=config["encode"]["n_shards"],
-        p_len=lambda w: config["datasets"][w.ds].get("p_len", config["retriever"].get("max_len", config["retriever"]["p_len"])),
-        bs=config["encode"].get("batch_size", 128),
-        bf16="--bf16" if config["encode"].get("bf16") else "",
+        p_len=lambda w: pcfg.encode_p_len(config, w.ds),
+        bs=config["encode"]["batch_size"],
+        bf16="--bf16" if config["encode"]["bf16"] else "",
     log:
         "logs/retriever/{run}/{budget}/s{seed}/encode.{ds}.{shard}.log",
     benchmark:
@@ -56,7 +56,7 @@ rule dense_search:
     params:
         model=model_arg,
         backbone=backbone_json(),
-        depth=config["search"].get("depth", 1000),
+        depth=config["search"]["depth"],
         q_len=config["retriever"]["q_len"],
     log:
         "logs/retriever/{run}/{budget}/s{seed}/search.{ds}.{split}.log",
