@@ -11,12 +11,19 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import yaml
 
 from peftir import config as pcfg
 from peftir.cli import main
-from workflow_testutil import (REPO, SHARED_DATA, config_yaml, env, load_config, make_workdir, output,
-                               snakemake_cmd)
+from workflow_testutil import (
+    REPO,
+    SHARED_DATA,
+    config_yaml,
+    env,
+    load_config,
+    make_workdir,
+    output,
+    snakemake_cmd,
+)
 
 
 def _set(path: str, value):

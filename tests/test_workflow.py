@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from peftir.data.trec import read_run
 from peftir.io import read_json, read_jsonl

@@ -17,7 +17,7 @@ rule bm25_index:
     conda:
         "../../envs/pyserini.yaml"
     shell:
-        "{PY} bm25-index --corpus {input.corpus:q} --index {output.index:q} --threads {threads} > {log:q} 2>&1"
+        "python -m peftir bm25-index --corpus {input.corpus:q} --index {output.index:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule bm25_search:
@@ -40,7 +40,7 @@ rule bm25_search:
     conda:
         "../../envs/pyserini.yaml"
     shell:
-        "{PY} bm25-search {params.source} --queries {input.queries:q} --out {output.run:q}"
+        "python -m peftir bm25-search {params.source} --queries {input.queries:q} --out {output.run:q}"
         " --k {params.k} --k1 {params.k1} --b {params.b} --threads {threads} --tag bm25 > {log:q} 2>&1"
 
 
@@ -59,7 +59,7 @@ if QUERY_CHUNKS > 1:
         conda:
             "../../envs/torch.yaml"
         shell:
-            "{PY} split-queries --queries {input.queries:q} --out {output.chunks:q} > {log:q} 2>&1"
+            "python -m peftir split-queries --queries {input.queries:q} --out {output.chunks:q} > {log:q} 2>&1"
 
     rule bm25_search_chunk:
         """BM25 run of one query chunk."""
@@ -83,7 +83,7 @@ if QUERY_CHUNKS > 1:
         conda:
             "../../envs/pyserini.yaml"
         shell:
-            "{PY} bm25-search {params.source} --queries {input.queries:q} --out {output.run:q}"
+            "python -m peftir bm25-search {params.source} --queries {input.queries:q} --out {output.run:q}"
             " --k {params.k} --k1 {params.k1} --b {params.b} --threads {threads} --tag bm25 > {log:q} 2>&1"
 
     rule bm25_concat_chunks:
@@ -100,7 +100,7 @@ if QUERY_CHUNKS > 1:
         conda:
             "../../envs/torch.yaml"
         shell:
-            "{PY} concat-runs --runs {input.runs:q} --out {output.run:q} > {log:q} 2>&1"
+            "python -m peftir concat-runs --runs {input.runs:q} --out {output.run:q} > {log:q} 2>&1"
 
 
 rule mine_negatives:
@@ -119,6 +119,6 @@ rule mine_negatives:
     log:
         "logs/train/{ds}/mine_negatives.log",
     shell:
-        "{PY} mine-negatives --run {input.run:q} --qrels {input.qrels:q} --queries {input.queries:q}"
+        "python -m peftir mine-negatives --run {input.run:q} --qrels {input.qrels:q} --queries {input.queries:q}"
         " --out {output.triples:q} --stats {output.stats:q} --depth {params.depth} --skip-top {params.skip}"
         " --seed {params.seed} > {log:q} 2>&1"

@@ -1,6 +1,7 @@
 """Validate and materialise each collection under results/data/{ds}/ (one rule per dataset). A dataset of
 format ir_datasets / msmarco-passage / msmarco-doc is first converted into its root (the shared layout)."""
 
+import os
 import shlex
 
 for _ds, _d in config["datasets"].items():
@@ -24,7 +25,7 @@ for _ds, _d in config["datasets"].items():
             conda:
                 "../../envs/torch.yaml"
             shell:
-                "{PY} {params.args} --out {output.root:q} > {log:q} 2>&1"
+                "python -m peftir {params.args} --out {output.root:q} > {log:q} 2>&1"
 
     rule:
         name:
@@ -37,8 +38,8 @@ for _ds, _d in config["datasets"].items():
             qrels=[f"results/data/{_ds}/qrels.{s}.tsv" for s in _d["splits"]],
             report=f"results/data/{_ds}/report.json",
         params:
-            root=pcfg.dataset_root(config, _ds),
-            out=f"results/data/{_ds}",
+            root=(lambda w, input: input[0]) if _convert else pcfg.dataset_root(config, _ds),  # converted: its input
+            out=lambda w, output: os.path.dirname(output.report),
             splits=" ".join(_d["splits"]),
             qrels=f"--qrels-name {_d['qrels']}" if _d.get("qrels") else "",
             origin=f"--origin {_d['origin']}" if _d.get("origin") else "",
@@ -48,6 +49,6 @@ for _ds, _d in config["datasets"].items():
         log:
             f"logs/data/{_ds}/prepare.log",
         shell:
-            "{PY} prepare --root {params.root:q} --out {params.out:q} --splits {params.splits}"
+            "python -m peftir prepare --root {params.root:q} --out {params.out:q} --splits {params.splits}"
             " {params.qrels} {params.origin} {params.sample}"
             " {params.judged} --seed {params.seed} > {log:q} 2>&1"

@@ -86,7 +86,7 @@ rule rerank:
     conda:
         "../../envs/torch.yaml"
     shell:
-        "{PY} rerank --model {input.model:q} --run {input.first:q} --queries {input.queries:q}"
+        "python -m peftir rerank --model {input.model:q} --run {input.first:q} --queries {input.queries:q}"
         " --corpus {input.corpus:q} --depth {params.depth} --candidates {params.candidates:q}"
         " --batch-size {params.bs} {params.bf16} --out {output.run:q} --run-info {output.info:q}"
         " --tag {wildcards.run} --threads {threads} > {log:q} 2>&1"
@@ -105,7 +105,7 @@ rule rerank_reference_bm25:
     conda:
         "../../envs/torch.yaml"
     shell:
-        "{PY} rerank --model none --run {input.first:q} --depth {params.depth} --out {output.run:q}"
+        "python -m peftir rerank --model none --run {input.first:q} --depth {params.depth} --out {output.run:q}"
         " --tag bm25 > {log:q} 2>&1"
 
 
@@ -134,7 +134,7 @@ rule rerank_zero_shot:
     conda:
         "../../envs/torch.yaml"
     shell:
-        "{PY} rerank --model zero-shot --backbone-json {params.backbone:q} --run {input.first:q}"
+        "python -m peftir rerank --model zero-shot --backbone-json {params.backbone:q} --run {input.first:q}"
         " --queries {input.queries:q} --corpus {input.corpus:q} --depth {params.depth}"
         " --candidates {params.candidates:q} --q-len {params.q_len} --p-len {params.p_len} --batch-size {params.bs}"
         " {params.bf16} --out {output.run:q} --run-info {output.info:q} --tag zero-shot --threads {threads}"
@@ -157,5 +157,5 @@ rule tables_reranking:
     log:
         "logs/tables/reranking.log",
     shell:
-        "{PY} table --stage reranker --systems {params.systems:q} --evals {params.evals:q}"
+        "python -m peftir table --stage reranker --systems {params.systems:q} --evals {params.evals:q}"
         " --backbone {params.backbone:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} > {log:q} 2>&1"

@@ -1,14 +1,6 @@
 """Dense retrieval: encode each corpus shard (one job per shard), then FAISS search merging shards."""
 
 
-def model_input(w):
-    return [] if w.run == "zero-shot" else [f"results/retriever/{w.run}/{w.budget}/s{w.seed}/model"]
-
-
-def model_arg(w):
-    return "zero-shot" if w.run == "zero-shot" else f"results/retriever/{w.run}/{w.budget}/s{w.seed}/model"
-
-
 rule encode_shard:
     """Embed one shard of a corpus with one bi-encoder."""
     wildcard_constraints:
@@ -35,7 +27,7 @@ rule encode_shard:
     conda:
         "../../envs/torch.yaml"
     shell:
-        "TOKENIZERS_PARALLELISM=true RAYON_NUM_THREADS={threads} {PY} encode --model {params.model:q} --backbone-json {params.backbone:q} --corpus {input.corpus:q}"
+        "TOKENIZERS_PARALLELISM=true RAYON_NUM_THREADS={threads} python -m peftir encode --model {params.model:q} --backbone-json {params.backbone:q} --corpus {input.corpus:q}"
         " --shard {wildcards.shard} --n-shards {params.n} --p-len {params.p_len} --batch-size {params.bs}"
         " {params.bf16} --out {output.emb:q} --threads {threads} > {log:q} 2>&1"
 
@@ -66,6 +58,6 @@ rule dense_search:
     conda:
         "../../envs/torch.yaml"
     shell:
-        "{PY} search --model {params.model:q} --backbone-json {params.backbone:q} --queries {input.queries:q}"
+        "python -m peftir search --model {params.model:q} --backbone-json {params.backbone:q} --queries {input.queries:q}"
         " --shards {input.shards:q} --depth {params.depth} --q-len {params.q_len} --out {output.run:q}"
         " --tag {wildcards.run} --threads {threads} > {log:q} 2>&1"

@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 
 from torch import nn
 
-from peftir.analysis.discrepancy import UpdateDirectionProbe
 from peftir.analysis import settings as aset
+from peftir.analysis.discrepancy import UpdateDirectionProbe
 from peftir.io import write_jsonl
 
 
