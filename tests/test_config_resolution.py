@@ -139,6 +139,20 @@ def test_unknown_nested_key_in_an_overlay_is_refused_naming_it(tmp_path, capsys,
     assert f"{key}: unknown key; allowed here: [" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("overlay, message", [
+    ({"bm25": {"threads": None}}, "bm25: 'threads' is a required property"),
+    ({"analysis": {"landscape": {"compute": {"grid_2d": None}}}},
+     "analysis.landscape.compute: 'grid_2d' is a required property"),
+    ({"sample_seed": None}, "(top level): 'sample_seed' is a required property"),
+])
+def test_removing_a_default_is_refused_naming_it(tmp_path, capsys, overlay, message):
+    """Rules and commands read every default without a fallback: an overlay may not remove one."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(overlay))
+    assert main(["check-config", "--config", str(path)]) == 2
+    assert message in capsys.readouterr().err
+
+
 def test_train_config_refuses_unknown_keys():
     assert TrainConfig.from_dict({"steps": 3, "q_len": 8, "n_neg": 2}).steps == 3  # section keys pass
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['stesp'\]"):
