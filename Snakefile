@@ -14,16 +14,20 @@ min_version("9.0")
 # One resolved configuration: config.yaml (beside this file) is always the base; every `--configfile X`
 # (in order), then `--config key=value`, is an overlay on it. Maps merge key by key, lists and scalars
 # replace, null removes a key, `_replace: true` replaces a whole map (peftir.config.overlay; config.yaml's
-# header). Snakemake merges `configfile:` the same way but knows no removal; peftir resolves it.
+# header). Snakemake merges `configfile:` the same way but knows no removal; peftir resolves it, reading
+# every file through its strict loader (duplicate keys, templating refused).
 configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
 from peftir import config as pcfg
+from peftir import io as pio
 
 pcfg.resolve_workflow(config, workflow)
 # peftir's check first: the same schema plus semantic checks, every message naming its key
 pcfg.validate(config, workflow.basedir)
 validate(config, "workflow/schemas/config.schema.yaml")
+# Jobs write and remove only inside results/, checkpoints/ and converted dataset roots (peftir.io)
+os.environ[pio.OUTPUT_ROOTS_ENV] = os.pathsep.join(pcfg.output_roots(config, os.getcwd()))
 
 
 # Cheap steps run in the Snakemake process itself, never as cluster jobs (profiles/slurm).

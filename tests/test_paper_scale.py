@@ -4,7 +4,6 @@ and the chunked BM25 search of the training queries equals one search."""
 
 import copy
 import re
-import shlex
 import shutil
 import subprocess
 
@@ -114,7 +113,7 @@ def test_declared_backbone_must_match_the_checkpoint():
 def _parse(cmd: str):
     from peftir.cli import build_parser
 
-    return build_parser().parse_args([*shlex.split(cmd), "--out", "x"])
+    return build_parser().parse_args([*cmd, "--out", "x"])
 
 
 def test_convert_command_ir_datasets():

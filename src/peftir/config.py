@@ -26,14 +26,47 @@ class ConfigError(ValueError):
     pass
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader (no tags that build objects) that refuses a key given twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {seen[key] + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_yaml(path: str | Path) -> dict:
+    """A config file: safe YAML only, duplicate keys refused (file:line), no templating."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: config file not found")
     try:
-        return yaml.safe_load(path.read_text()) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}  # a SafeLoader subclass
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config file is a mapping of keys, not {type(data).__name__}")
+    if "__use_yte__" in data:  # Snakemake would evaluate the file as a YTE template: code from a config
+        raise ConfigError(f"{path}: __use_yte__: templated configs run code and are refused")
+    return data
+
+
+def nonfinite_errors(obj, path: str = "") -> list[str]:
+    """Every NaN or infinite number in a config (YAML's .nan / .inf), by key: no bound catches NaN."""
+    import math
+
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return [f"{path or '(top level)'}: {obj} is not a finite number"]
+    if isinstance(obj, dict):
+        return [e for k, v in obj.items() for e in nonfinite_errors(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(obj, list):
+        return [e for i, v in enumerate(obj) for e in nonfinite_errors(v, f"{path}.{i}" if path else str(i))]
+    return []
 
 
 def overlay(base, over, where: str = ""):
@@ -134,6 +167,17 @@ def dataset_root(config: dict, ds: str) -> str:
     return config["datasets"][ds]["root"].format(data_root=config["data_root"])
 
 
+def output_roots(config: dict, workdir: str | Path) -> list[str]:
+    """Where jobs may write or remove anything (peftir.io.check_output_path): the run's results/ and
+    checkpoints/, plus the roots that datasets of another format are converted into or fetched into."""
+    workdir = Path(workdir).resolve()
+    roots = [workdir / "results", workdir / "checkpoints"]
+    for name, d in config["datasets"].items():
+        if d.get("origin") or d.get("format", "layout") != "layout":
+            roots.append(workdir / dataset_root(config, name))
+    return [str(r) for r in roots]
+
+
 def method_spec(config: dict, run: str, budget: str) -> dict:
     m = config["methods"][run]
     solve = budget != NATURAL and config["solve_budgets"]  # false: the configured sizes as given
@@ -197,18 +241,17 @@ def check_declared_backbone(real, declared: dict | None) -> None:
         raise ValueError(f"backbone.config disagrees with the checkpoint's config (declared, real): {diff}")
 
 
-def convert_command(config: dict, ds: str) -> tuple[str, list[str]] | None:
+def convert_command(config: dict, ds: str) -> tuple[list[str], list[str]] | None:
     """How a dataset of format `ir_datasets` / `msmarco-passage` / `msmarco-doc` is written into its
-    root in the shared layout: (shell-quoted `python -m peftir` arguments, input files); None for
-    format `layout`. Official file paths may use {data_root}."""
-    import shlex
-
+    root in the shared layout: (`python -m peftir` arguments, input files); None for
+    format `layout`. Official file paths may use {data_root}. The arguments are a list, each quoted on
+    its own by the rule (`{params.args:q}`): no value of the config reaches a shell unquoted."""
     d = config["datasets"][ds]
     fmt = d.get("format", "layout")
     judged = ["--judged-only"] if d.get("judged_only") else []
     if fmt == "ir_datasets":
         ids = [f"{s}={d['ir_datasets'][s]}" for s in d["splits"]]
-        return shlex.join(["from-ir-datasets", "--dataset", *ids, *judged]), []
+        return ["from-ir-datasets", "--dataset", *ids, *judged], []
     if fmt not in ("msmarco-passage", "msmarco-doc"):
         return None
     f = d["files"]
@@ -222,7 +265,7 @@ def convert_command(config: dict, ds: str) -> tuple[str, list[str]] | None:
             "--queries", *(f"{s}={q}" for s, q in queries.items()),
             *(["--qrels", *(f"{s}={q}" for s, q in qrels.items())] if qrels else []),
             "--kind", "passage" if fmt == "msmarco-passage" else "document", *judged]
-    return shlex.join(args), [path(f["collection"]), *queries.values(), *qrels.values()]
+    return args, [path(f["collection"]), *queries.values(), *qrels.values()]
 
 
 def backbone_cfg(config: dict):
@@ -274,9 +317,16 @@ def semantic_errors(config: dict, base: Path = Path(".")) -> list[str]:
         elif root.is_dir() and d.get("format", "layout") == "layout":
             errs += layout_errors(name, d, root)
         errs += format_errors(name, d)
-    for name in (config["bm25"].get("prebuilt") or {}):
+    for name, index in (config["bm25"].get("prebuilt") or {}).items():
         if name not in ds:
             errs.append(f"bm25.prebuilt: unknown dataset {name!r}; configured: {sorted(ds)}")
+        else:
+            from peftir.bm25 import check_prebuilt
+
+            try:
+                check_prebuilt(index)
+            except ValueError as e:
+                errs.append(f"bm25.prebuilt.{name}: {e}")
     for stage in ("retriever", "reranker"):
         t = config.get(stage) or {}
         if t.get("batch_size", 1) % t.get("gpus", 1):
@@ -349,7 +399,7 @@ def budget_errors(config: dict, run: str, budget: str, spec: dict, params: dict,
 
 
 def validate(config: dict, base: str | Path = ".") -> dict:
-    errs = schema_errors(config)
+    errs = nonfinite_errors(config) + schema_errors(config)
     if not errs:
         errs = semantic_errors(config, Path(base))
     if errs:

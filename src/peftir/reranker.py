@@ -90,7 +90,9 @@ def cmd_train_reranker(a) -> None:
                      hp["dev_queries"], hp["dev_candidates"], seed=0)
         dev_fn = dev_fn_for(dev, corpus, tok, hp["q_len"], max_len, device=ctx.device)
     trainer = Trainer(model, task, cfg, a.seed, a.ckpt_dir, dev_fn=dev_fn, device=ctx.device,
-                      key=json.dumps([spec, hp, bb, pooling], sort_keys=True), dist=ctx)
+                      key=json.dumps([spec, hp, bb, pooling], sort_keys=True), dist=ctx,
+                      inputs={"triples": a.triples, "corpus": a.corpus, "dev_queries": a.dev_queries,
+                              "dev_qrels": a.dev_qrels, "dev_run": a.dev_run})
     trainer.run()
     stats = trainer.stats()  # a collective under torchrun: every rank calls it
     if ctx.is_main:  # rank 0 writes every output (groups are local to a rank: no cross-device gather)

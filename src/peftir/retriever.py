@@ -79,7 +79,9 @@ def cmd_train_retriever(a) -> None:
 
         probe = retrieval_probe(task, json.loads(a.probe_json))
     trainer = Trainer(model, task, cfg, a.seed, a.ckpt_dir, dev_fn=dev_fn, probe=probe, device=ctx.device,
-                      key=json.dumps([spec, hp, bb], sort_keys=True), dist=ctx)
+                      key=json.dumps([spec, hp, bb, a.probe_json], sort_keys=True), dist=ctx,
+                      inputs={"triples": a.triples, "corpus": a.corpus, "dev_queries": a.dev_queries,
+                              "dev_qrels": a.dev_qrels, "dev_run": a.dev_run})
     trainer.run()
     stats = trainer.stats()  # a collective under torchrun: every rank calls it
     if ctx.is_main:  # rank 0 writes every output

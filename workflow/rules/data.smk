@@ -2,7 +2,6 @@
 format ir_datasets / msmarco-passage / msmarco-doc is first converted into its root (the shared layout)."""
 
 import os
-import shlex
 
 for _ds, _d in config["datasets"].items():
     _convert = pcfg.convert_command(config, _ds)
@@ -25,7 +24,7 @@ for _ds, _d in config["datasets"].items():
             conda:
                 "../../envs/torch.yaml"
             shell:
-                "python -m peftir {params.args} --out {output.root:q} > {log:q} 2>&1"
+                "python -m peftir {params.args:q} --out {output.root:q} > {log:q} 2>&1"
 
     rule:
         name:
@@ -40,15 +39,15 @@ for _ds, _d in config["datasets"].items():
         params:
             root=(lambda w, input: input[0]) if _convert else pcfg.dataset_root(config, _ds),  # converted: its input
             out=lambda w, output: os.path.dirname(output.report),
-            splits=" ".join(_d["splits"]),
-            qrels=f"--qrels-name {_d['qrels']}" if _d.get("qrels") else "",
-            origin=f"--origin {_d['origin']}" if _d.get("origin") else "",
-            sample=f"--sample-json {shlex.quote(as_json(_d['sample']))}" if _d.get("sample") else "",
+            splits=_d["splits"],
+            qrels=["--qrels-name", _d["qrels"]] if _d.get("qrels") else [],
+            origin=["--origin", _d["origin"]] if _d.get("origin") else [],
+            sample=["--sample-json", as_json(_d["sample"])] if _d.get("sample") else [],
             seed=config["sample_seed"],
             judged="--judged-only" if _d.get("judged_only") else "",
         log:
             f"logs/data/{_ds}/prepare.log",
         shell:
-            "python -m peftir prepare --root {params.root:q} --out {params.out:q} --splits {params.splits}"
-            " {params.qrels} {params.origin} {params.sample}"
-            " {params.judged} --seed {params.seed} > {log:q} 2>&1"
+            "python -m peftir prepare --root {params.root:q} --out {params.out:q} --splits {params.splits:q}"
+            " {params.qrels:q} {params.origin:q} {params.sample:q}"
+            " {params.judged:q} --seed {params.seed:q} > {log:q} 2>&1"

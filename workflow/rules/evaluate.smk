@@ -9,12 +9,12 @@ rule evaluate:
     output:
         metrics="results/{stage}/{run}/{budget}/s{seed}/metrics/{ds}.{split}.json",
     params:
-        measures=lambda w: " ".join(measures_for(w.ds, w.split, w.stage)),
+        measures=lambda w: measures_for(w.ds, w.split, w.stage),
         rel=lambda w: rel_for(w.ds, w.split),
     wildcard_constraints:
         stage="retriever|reranker",
     log:
         "logs/{stage}/{run}/{budget}/s{seed}/evaluate.{ds}.{split}.log",
     shell:
-        "python -m peftir evaluate --run {input.run:q} --qrels {input.qrels:q} --measures {params.measures}"
-        " --rel {params.rel} --out {output.metrics:q} > {log:q} 2>&1"
+        "python -m peftir evaluate --run {input.run:q} --qrels {input.qrels:q} --measures {params.measures:q}"
+        " --rel {params.rel:q} --out {output.metrics:q} > {log:q} 2>&1"
