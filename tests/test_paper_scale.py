@@ -100,11 +100,11 @@ def test_config_errors_name_the_key():
 
 
 def test_declared_backbone_must_match_the_checkpoint():
-    from peftir.models.backbone import tiny_config
+    from peftir.models.backbone import check_declared_backbone, tiny_config
 
-    pcfg.check_declared_backbone(tiny_config("tiny:2x32"), {"hidden_size": 32, "num_hidden_layers": 2})
+    check_declared_backbone(tiny_config("tiny:2x32"), {"hidden_size": 32, "num_hidden_layers": 2})
     with pytest.raises(ValueError, match="hidden_size"):
-        pcfg.check_declared_backbone(tiny_config("tiny:2x32"), {"hidden_size": 768})
+        check_declared_backbone(tiny_config("tiny:2x32"), {"hidden_size": 768})
 
 
 # --- converted datasets -------------------------------------------------------------------------------

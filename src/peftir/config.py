@@ -233,14 +233,6 @@ def format_errors(name: str, d: dict) -> list[str]:
     return []
 
 
-def check_declared_backbone(real, declared: dict | None) -> None:
-    """`backbone.config` (declared architecture) must agree with the checkpoint's, field by field."""
-    have = real.to_dict()
-    diff = {k: (v, have[k]) for k, v in (declared or {}).items() if k in have and have[k] != v}
-    if diff:
-        raise ValueError(f"backbone.config disagrees with the checkpoint's config (declared, real): {diff}")
-
-
 def convert_command(config: dict, ds: str) -> tuple[list[str], list[str]] | None:
     """How a dataset of format `ir_datasets` / `msmarco-passage` / `msmarco-doc` is written into its
     root in the shared layout: (`python -m peftir` arguments, input files); None for
@@ -271,6 +263,7 @@ def convert_command(config: dict, ds: str) -> tuple[list[str], list[str]] | None
 def backbone_cfg(config: dict):
     """The backbone's BertConfig: from its checkpoint, else from the declared `backbone.config`
     (offline dry runs: the budget solver needs only the architecture); both present must agree."""
+    from peftir.models.backbone import check_declared_backbone
     from peftir.models.bert import BertConfig
     from peftir.models.factory import bert_config_for
 
@@ -405,29 +398,3 @@ def validate(config: dict, base: str | Path = ".") -> dict:
     if errs:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(errs))
     return config
-
-
-def cmd_check(a) -> None:
-    overlays = a.config or []
-    if a.get:  # a lookup, not a check (the Makefile reads data_root so)
-        value = lookup(resolve(overlays, base=a.default), a.get)
-        print(value if isinstance(value, str | int | float | bool) else json.dumps(value))
-        return
-    config = validate(resolve(overlays, base=a.default), a.base)
-    if a.print:
-        print(yaml.safe_dump(config, sort_keys=False), end="")
-    else:
-        print(f"{' + '.join(map(str, [a.default, *overlays]))}: OK")
-
-
-def register(sub) -> None:
-    p = sub.add_parser("check-config", help="resolve config.yaml + overlays into one configuration and validate it "
-                       "(schema + semantic checks)")
-    p.add_argument("--config", action="append", metavar="YAML",
-                   help="an overlay on the default, as `snakemake --configfile` (repeatable, applied in order)")
-    p.add_argument("--default", default=str(BASE), help="the base configuration (default: the repository's config.yaml)")
-    p.add_argument("--base", default=".", help="directory that relative roots are resolved from")
-    out = p.add_mutually_exclusive_group()
-    out.add_argument("--get", metavar="KEY", help="print one resolved value (dotted path, e.g. data_root; not validated)")
-    out.add_argument("--print", action="store_true", help="print the whole resolved configuration (YAML)")
-    p.set_defaults(func=cmd_check)
