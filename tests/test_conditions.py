@@ -10,7 +10,7 @@ import yaml
 
 from peftir import conditions as pc
 from peftir.cli import main
-from workflow_testutil import REPO, SHARED_DATA, make_workdir, snakemake, tail
+from workflow_testutil import REPO, SHARED_DATA, load_config, make_workdir, snakemake, tail
 
 
 def _config(**top):
@@ -38,8 +38,8 @@ def test_every_system_once_with_reference_rows_first(tmp_path, monkeypatch):
 
 
 def test_values_are_read_from_results_and_cli_writes_html(tmp_path, capsys):
-    cfg = tmp_path / "run.yaml"
-    cfg.write_text(yaml.safe_dump(_config(data_root=str(SHARED_DATA))))
+    cfg = tmp_path / "run.yaml"  # an overlay on config.yaml
+    cfg.write_text(yaml.safe_dump({"data_root": str(SHARED_DATA)}))
     m = tmp_path / "results/retriever/lora/small/s1/metrics/debian.dev.json"
     m.parent.mkdir(parents=True)
     m.write_text(json.dumps({"aggregate": {"RR@10": 0.81234, "nDCG@10": 0.5}}))
@@ -58,8 +58,7 @@ def test_commands_name_targets_the_workflow_can_build(tmp_path):
     """The path logic agrees with the rules: snakemake plans every listed target (dry run)."""
     if not SHARED_DATA.exists():
         pytest.skip("../shared/data is not beside the repository")
-    c = yaml.safe_load((REPO / "config/smoke.yaml").read_text())
-    c["data_root"] = str(SHARED_DATA)
+    c = load_config("config/smoke.yaml")  # resolved on config.yaml, as snakemake --configfile resolves it
     wd = make_workdir(tmp_path, c)
     rows = pc.conditions(c, "test.yaml", ".")
     commands = [shlex.split(r["command"]) for r in rows]

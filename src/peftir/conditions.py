@@ -1,7 +1,7 @@
 """An index of every system of a run with its headline number and the one command that regenerates it,
 like Pyserini's reproducibility (2CR) pages (issue 16, item 4).
 
-    python -m peftir conditions --config config.yaml [--workdir runs/seeds] [--html conditions.html]
+    python -m peftir conditions [--config config/seeds.yaml] [--workdir runs/seeds] [--html conditions.html]
 
 A system is (stage, run, budget, seed): the trained grid of `peftir.config.grid` plus the reference rows
 BM25 and the zero-shot backbone (budget none, seed 0). Its directory is `SYSTEM_DIR`; the headline is the
@@ -86,14 +86,16 @@ def html_page(rows: list[dict], title: str, caption: str) -> str:
 def cmd_conditions(a) -> None:
     from peftir.io import atomic_open
 
+    overlays = [c for c in (a.config or []) if Path(c).resolve() != Path(pcfg.BASE).resolve()]
     if a.config_json:
         config = json.loads(a.config_json)
-    else:
-        config = pcfg.validate(pcfg.load_yaml(a.config), Path(a.config).resolve().parent)
-    rows = conditions(config, a.config_name or a.config, a.workdir)
+    else:  # config.yaml + overlays, as snakemake --configfile resolves them (peftir.config.resolve)
+        config = pcfg.validate(pcfg.resolve(overlays), a.base)
+    name = a.config_name or (overlays[-1] if overlays else "config.yaml")
+    rows = conditions(config, name, a.workdir)
     print(markdown(rows), end="")
     done = sum(isinstance(r["value"], float) for r in rows)
-    caption = (f"Every system of the run configured by <code>{a.config_name or a.config}</code> "
+    caption = (f"Every system of the run configured by <code>{name}</code> "
                f"(backbone {config['backbone']['name']}): {len(rows)} systems, {done} with results. Click a "
                "column header to sort. Each command rebuilds exactly what its number needs (training, encoding, "
                "search or re-ranking, evaluation) and nothing already up to date.")
@@ -104,7 +106,9 @@ def cmd_conditions(a) -> None:
 
 def register(sub) -> None:
     p = sub.add_parser("conditions", help="list every system of a run with its headline metric and its command")
-    p.add_argument("--config", default="config.yaml", help="the run's config file")
+    p.add_argument("--config", action="append", metavar="YAML",
+                   help="the run's config: an overlay on config.yaml, as `snakemake --configfile` (repeatable)")
+    p.add_argument("--base", default=".", help="directory that relative roots are resolved from")
     p.add_argument("--config-json", help="the resolved config as JSON (rules), instead of reading --config")
     p.add_argument("--config-name", help="the config file named in the commands (default: --config)")
     p.add_argument("--workdir", default=".", help="the run's working directory (results/ lives there)")

@@ -1,5 +1,6 @@
 """The index of conditions (Pyserini 2CR style): every system, its headline number, the command that
-regenerates it. `python -m peftir conditions --config X` prints the same list from the command line."""
+regenerates it. `python -m peftir conditions --config X` prints the same list from the command line.
+"""
 
 import os
 
@@ -11,13 +12,21 @@ rule conditions:
     input:
         pcond.targets(config),
     output:
-        report("results/report/conditions.html", caption="../report/conditions.rst", category="Index"),
-    params:
-        cfg=lambda w: as_json(config),
-        name=os.path.relpath(workflow.configfiles[-1]) if workflow.configfiles else "config.yaml",
+        report(
+            "results/report/conditions.html",
+            caption="../report/conditions.rst",
+            category="Index",
+        ),
     log:
         "logs/report/conditions.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        cfg=lambda w: as_json(config),
+        name=(
+            os.path.relpath(workflow.config_settings.configfiles[-1])
+            if workflow.config_settings.configfiles
+            else "config.yaml"
+        ),
     shell:
-        "{PY} conditions --config-json {params.cfg:q} --config-name {params.name:q} --html {output:q} > {log:q} 2>&1"
+        "python -m peftir conditions --config-json {params.cfg:q} --config-name {params.name:q} --html {output:q} > {log:q} 2>&1"

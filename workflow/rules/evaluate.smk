@@ -16,5 +16,5 @@ rule evaluate:
     log:
         "logs/{stage}/{run}/{budget}/s{seed}/evaluate.{ds}.{split}.log",
     shell:
-        "{PY} evaluate --run {input.run:q} --qrels {input.qrels:q} --measures {params.measures:q}"
+        "python -m peftir evaluate --run {input.run:q} --qrels {input.qrels:q} --measures {params.measures:q}"
         " --rel {params.rel:q} --out {output.metrics:q} > {log:q} 2>&1"

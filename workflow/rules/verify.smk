@@ -20,7 +20,7 @@ rule verify:
     log:
         "logs/verify/verify.log",
     shell:
-        "{PY} verify --metrics {input.metrics:q} --expected {input.expected:q} --out {output.report:q}"
+        "python -m peftir verify --metrics {input.metrics:q} --expected {input.expected:q} --out {output.report:q}"
         " 2>&1 | tee {log:q}"
 
 
@@ -36,5 +36,5 @@ rule expected_scores:
     log:
         "logs/verify/expected_scores.log",
     shell:
-        "{PY} verify --metrics {input.metrics:q} --expected {output.expected:q} --like {params.like:q}"
+        "python -m peftir verify --metrics {input.metrics:q} --expected {output.expected:q} --like {params.like:q}"
         " --write-expected --source {params.source:q} > {log:q} 2>&1"
