@@ -70,24 +70,21 @@ def mergeable(key: str) -> bool:
 
 
 def frozen_backbone(meta: dict) -> Bert:
-    return bb.load_backbone(meta["backbone"], seed=meta.get("seed", 0))
+    return bb.load_backbone(meta["backbone"], seed=meta["seed"])
 
 
 def _token_limit(meta: dict) -> int:
     """Passages' limit (retriever: p_len) or pairs' (re-ranker: max_len), as peftir trained and ranked."""
-    hp = meta.get("train") or {}
-    if meta["stage"] == "retriever":
-        return int(hp.get("p_len") or 512)
-    return int(meta.get("max_len") or hp.get("max_len") or 512)
+    return int(meta["train"]["p_len"] if meta["stage"] == "retriever" else meta["max_len"])
 
 
 def limits(meta: dict) -> str:
-    hp = meta.get("train") or {}
+    hp = meta["train"]
     if meta["stage"] == "retriever":
-        return (f"queries {hp.get('q_len')} tokens (`encode_query`), passages {hp.get('p_len')} "
+        return (f"queries {hp['q_len']} tokens (`encode_query`), passages {hp['p_len']} "
                 "(`encode_document`, `encode`)")
     return (f"pairs {_token_limit(meta)} tokens, the passage truncated; peftir clipped queries to "
-            f"{hp.get('q_len')} tokens first (longer queries score differently here)")
+            f"{hp['q_len']} tokens first (longer queries score differently here)")
 
 
 def st_modules(model, hf_dir: Path):
@@ -97,9 +94,9 @@ def st_modules(model, hf_dir: Path):
 
     meta, d = model.meta, model.bert.config.hidden_size
     bb.load_tokenizer(meta["backbone"]).save_pretrained(hf_dir)
-    hp = meta.get("train") or {}
+    hp = meta["train"]
     if meta["stage"] == "retriever":  # peftir's two limits: encode_query / encode_document apply them
-        kw = {"max_seq_length": _token_limit(meta), "query_length": hp.get("q_len"), "document_length": hp.get("p_len")}
+        kw = {"max_seq_length": _token_limit(meta), "query_length": hp["q_len"], "document_length": hp["p_len"]}
     else:  # pairs as peftir's encode_pairs: only the passage is truncated to max_len
         kw = {"max_seq_length": _token_limit(meta), "processing_kwargs": {"text": {"truncation": "only_second"}}}
     if mergeable(meta["spec"]["method"]):
@@ -115,7 +112,7 @@ def st_modules(model, hf_dir: Path):
                      {k.removeprefix("bert."): v for k, v in trainable_state_dict(model.bert).items()})
     mods = [first, Pooling(d, meta["pooling"])]
     if meta["stage"] == "retriever":
-        return mods + ([Normalize()] if meta.get("normalize") else [])
+        return mods + ([Normalize()] if meta["normalize"] else [])
     head = Dense(d, 1, activation_function=None, module_output_name="scores",
                  init_weight=model.head.weight.detach().clone(), init_bias=model.head.bias.detach().clone())
     return mods + [head]
@@ -159,7 +156,7 @@ def export_peft(model, out: Path, card: str) -> None:
 
 def config_hash(run_info: dict) -> str:
     """sha256 (first 12 hex digits) of the job's resolved config as canonical JSON."""
-    blob = json.dumps(run_info.get("config", {}), sort_keys=True, separators=(",", ":"), default=str)
+    blob = json.dumps(run_info["config"], sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -181,24 +178,25 @@ def loading(meta: dict) -> str:
 def model_card(meta: dict, run_info: dict, metrics: dict[str, dict], data: str, kind: str) -> str:
     """README.md: method, budget, trainable %, data, the metrics reached and the config hash."""
     spec = meta["spec"]
-    total = meta.get("backbone_params") or 1
+    total, trained = meta["backbone_params"], meta["trainable_params"]
     lines = [
-        f"# peftir {meta['stage']}: {spec.get('name', spec['method'])} ({spec.get('budget', '-')} budget)", "",
+        f"# peftir {meta['stage']}: {spec['name']} ({spec['budget']} budget)", "",
         f"Exported by `python -m peftir export` as {kind}.", "",
         "| | |", "|---|---|",
         f"| stage | {meta['stage']} |",
         f"| method | {spec['method']} `{json.dumps(meta['params'], sort_keys=True)}` |",
-        f"| budget | {spec.get('budget', '-')}"
-        + (f" (target {spec['budget_pct']}% of the backbone) |" if spec.get("budget_pct") is not None else " |"),
-        f"| trainable % (method, paper's count) | {meta.get('achieved_pct', 0):.3f}% |",
-        (f"| trainable parameters | {meta.get('trainable_params', 0):,} of {total:,} backbone parameters "
-         f"({100 * meta.get('trainable_params', 0) / total:.3f}%); head {meta.get('head_params', 0)} |"),
-        f"| backbone | {meta['backbone']}, pooling {meta['pooling']}, normalise {meta.get('normalize', False)} |",
+        f"| budget | {spec['budget']}"
+        + (f" (target {spec['budget_pct']}% of the backbone) |" if spec["budget_pct"] is not None else " |"),
+        f"| trainable % (method, paper's count) | {meta['achieved_pct']:.3f}% |",
+        (f"| trainable parameters | {trained:,} of {total:,} backbone parameters "
+         f"({100 * trained / total:.3f}%); head {meta['head_params']} |"),
+        f"| backbone | {meta['backbone']}, pooling {meta['pooling']}, normalise {meta['normalize']} |",
         f"| training data | {data} |",
-        f"| seed | {meta.get('seed')} |",
+        f"| seed | {meta['seed']} |",
         f"| token limits | {limits(meta)} |",
-        f"| config hash | `{config_hash(run_info)}` (sha256 of run_info.json's resolved config) |",
-        f"| git | {(run_info.get('git') or {}).get('sha')} |", "",
+        (f"| config hash | `{config_hash(run_info) if 'config' in run_info else '-'}` (sha256 of run_info.json's "
+         "resolved config) |"),
+        f"| git | {run_info['git']['sha'] if 'git' in run_info else '-'} |", "",
         "## Loading", "", loading(meta), "",
         "## Metrics reached", "",
     ]
