@@ -118,6 +118,8 @@ rule mine_negatives:
         seed=config.get("sample_seed", 13),
     log:
         "logs/train/{ds}/mine_negatives.log",
+    conda:
+        "../../envs/torch.yaml"
     shell:
         "{PY} mine-negatives --run {input.run:q} --qrels {input.qrels:q} --queries {input.queries:q}"
         " --out {output.triples:q} --stats {output.stats:q} --depth {params.depth} --skip-top {params.skip}"

@@ -25,6 +25,8 @@ rule tables:
         backbone=config["backbone"]["name"],
     log:
         "logs/tables/retrieval.log",
+    conda:
+        "../../envs/analysis.yaml"
     shell:
         "{PY} table --stage retriever --systems {params.systems:q} --evals {params.evals:q}"
         " --backbone {params.backbone:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} > {log:q} 2>&1"

@@ -156,6 +156,8 @@ rule tables_reranking:
         backbone=config["backbone"]["name"],
     log:
         "logs/tables/reranking.log",
+    conda:
+        "../../envs/analysis.yaml"
     shell:
         "{PY} table --stage reranker --systems {params.systems:q} --evals {params.evals:q}"
         " --backbone {params.backbone:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} > {log:q} 2>&1"
