@@ -52,7 +52,8 @@ CMD = re.compile(r"(?:\{PY\}|\{params\.launch\}|python -m peftir)\s+(\{params\.(
 
 
 def load_rules(configs) -> dict[str, dict]:
-    """{rule: {"env": envs/<x>.yaml relative to the repository or None, "subcommand": str or None}}."""
+    """{rule: {"env": envs/<x>.yaml relative to the repository or None, "subcommand": str or None,
+    "gpu": the rule's own `resources: gpu` (0 if none), "local": whether it is a localrule}}."""
     from snakemake.api import SnakemakeApi
     from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings, StorageSettings
 
@@ -66,8 +67,11 @@ def load_rules(configs) -> dict[str, dict]:
                 env = None
                 if r.conda_env:
                     env = (Path(r.snakefile).parent / str(r.conda_env)).resolve().relative_to(REPO).as_posix()
-                rules[r.name] = {"env": env, "subcommand": subcommand(r), "configs": rules.get(r.name, {}).get(
-                    "configs", []) + [cfg]}
+                gpu = dict(r.resources.items()).get("gpu", 0)
+                gpu = getattr(gpu, "value", gpu)
+                rules[r.name] = {"env": env, "subcommand": subcommand(r), "gpu": gpu if isinstance(gpu, int) else None,
+                                 "local": r.name in wf._workflow._localrules,
+                                 "configs": rules.get(r.name, {}).get("configs", []) + [cfg]}
     return rules
 
 
@@ -249,7 +253,7 @@ def distributions(names) -> dict[str, str]:
 def check(configs=DEFAULT_CONFIGS, envs: Path = lock_envs.ENVS) -> dict:
     rules = load_rules(configs)
     subs = subcommand_modules()
-    report = {"rules": {}, "problems": []}
+    report = {"rules": {}, "problems": [], "all_rules": rules}
     for name, r in sorted(rules.items()):
         if r["subcommand"] is None:
             continue

@@ -131,6 +131,8 @@ rule rerank_zero_shot:
     benchmark:
         "benchmarks/reranker/zero-shot/none/s0/rerank.{ds}.{split}.tsv"
     threads: config["threads"]
+    resources:
+        gpu=1,
     conda:
         "../../envs/torch.yaml"
     shell:
