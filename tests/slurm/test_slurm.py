@@ -66,5 +66,9 @@ def test_compare_finds_a_changed_number(tmp_path):
     (tmp_path / "slurm" / "results" / "tables" / "retrieval.csv").write_text("system,RR@10\nfull,0.82\n")
     c = compare.compare(tmp_path / "local", tmp_path / "slurm")
     assert c["n_diffs"] == 1 and "retrieval.csv" in c["diffs"][0]
+    for side, t in (("local", "12.5"), ("slurm", "30.1")):  # wall clock differs: not compared
+        (tmp_path / side / "results" / "tables" / "retrieval.csv").write_text(f"system,RR@10,train time s\nfull,0.81,{t}\n")
+    c = compare.compare(tmp_path / "local", tmp_path / "slurm")
+    assert c["n_diffs"] == 0 and c["timing_columns_skipped"] == 1
     log = "Job stats:\njob  count\n---  -----\nencode 3\nevaluate 2\ntotal 5\n\nlocalrule evaluate:\nlocalrule evaluate:\n"
     assert compare.job_stats(log)["total"] == 5 and compare.local_jobs(log) == 2
