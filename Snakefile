@@ -16,11 +16,19 @@ if not config:
     configfile: "config.yaml"
 
 
-from peftir import config as pcfg
+import os
 
-# peftir's check first: the same schema plus semantic checks, every message naming its key
+from peftir import config as pcfg
+from peftir import io as pio
+
+# The config files again through peftir's strict loader (duplicate keys, templating refused), then
+# peftir's check: the same schema plus semantic checks, every message naming its key
+for _f in workflow.overwrite_configfiles or [f"{workflow.basedir}/config.yaml"]:
+    pcfg.load_yaml(_f)
 pcfg.validate(config, workflow.basedir)
 validate(config, "workflow/schemas/config.schema.yaml")
+# Jobs write and remove only inside results/, checkpoints/ and converted dataset roots (peftir.io)
+os.environ[pio.OUTPUT_ROOTS_ENV] = os.pathsep.join(pcfg.output_roots(config, os.getcwd()))
 
 
 # Cheap steps run in the Snakemake process itself, never as cluster jobs (profiles/slurm).

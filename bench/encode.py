@@ -1,4 +1,4 @@
-"""Corpus encoding: passages/s of our encoder (`peftir.retriever.embed` on the zero-shot bi-encoder
+"""Corpus encoding: passages/s of our encoder (`peftir.inference.embed` on the zero-shot bi-encoder
 `factory.zero_shot("retriever", "all-MiniLM-L6-v2", "mean", True)`) against sentence-transformers'
 `SentenceTransformer.encode` on the same checkpoint, the same passages, the same batch size and
 maximum length, in fp32 and under bf16 autocast (as `peftir encode --bf16` runs it).
@@ -57,9 +57,9 @@ def main(argv=None) -> None:
     quiet()
     from sentence_transformers import SentenceTransformer
 
+    from peftir.inference import embed
     from peftir.models import factory
     from peftir.models.backbone import load_tokenizer
-    from peftir.retriever import embed
 
     info = machine()
     texts = sample_passages(Path(a.corpus), a.n)

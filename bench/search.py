@@ -1,8 +1,8 @@
 """Search: exact inner-product top-k, queries/s, at the embedded corpus sizes.
 
 Ours:
-  faiss        `peftir.index.search_shard` (FAISS IndexFlatIP: add + search), the kernel
-  pipeline     `peftir.index.search_shards` over the corpus split into `--shards` .npz files, as
+  faiss        `peftir.search.search_shard` (FAISS IndexFlatIP: add + search), the kernel
+  pipeline     `peftir.search.search_shards` over the corpus split into `--shards` .npz files, as
                `peftir search` runs it (load each shard, FAISS search, merge per query by score with
                docid tie-break into (score, docid) lists)
 Baselines, same queries and corpus:
@@ -65,7 +65,7 @@ def main(argv=None) -> None:
     import faiss
 
     from peftir.encode import save_npz
-    from peftir.index import search_shard, search_shards
+    from peftir.search import search_shard, search_shards
 
     torch.set_num_threads(a.threads)
     faiss.omp_set_num_threads(a.threads)

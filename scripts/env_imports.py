@@ -45,7 +45,7 @@ import lock_envs
 REPO = lock_envs.REPO
 SRC = REPO / "src"
 DEFAULT_CONFIGS = ("config.yaml", "config/msmarco.yaml")
-CMD = re.compile(r"(?:\{PY\}|\{params\.launch\}|python -m peftir)\s+(\{params\.(\w+)\}|[a-z][\w-]*)")
+CMD = re.compile(r"(?:\{PY\}|\{params\.launch\}|python -m peftir)\s+(\{params\.(\w+)(?::q)?\}|[a-z][\w-]*)")
 
 
 # --- rules ---------------------------------------------------------------------------------------------
@@ -69,7 +69,8 @@ def load_rules(configs) -> dict[str, dict]:
                     env = (Path(r.snakefile).parent / str(r.conda_env)).resolve().relative_to(REPO).as_posix()
                 gpu = dict(r.resources.items()).get("gpu", 0)
                 gpu = getattr(gpu, "value", gpu)
-                rules[r.name] = {"env": env, "subcommand": subcommand(r), "gpu": gpu if isinstance(gpu, int) else None,
+                rules[r.name] = {"env": env, "subcommand": subcommand(r), "shell": bool(r.shellcmd),
+                                 "gpu": gpu if isinstance(gpu, int) else None,
                                  "local": r.name in wf._workflow._localrules,
                                  "configs": rules.get(r.name, {}).get("configs", []) + [cfg]}
     return rules
@@ -79,8 +80,10 @@ def subcommand(rule) -> str | None:
     m = CMD.search(rule.shellcmd or "")
     if not m:
         return None
-    if m[2]:  # `{PY} {params.x}`: the subcommand is the first word of a string param
+    if m[2]:  # `{PY} {params.x}`: the subcommand is the first word of a param (a string or a list)
         value = getattr(rule.params, m[2], None)
+        if isinstance(value, (list, tuple)) and value:
+            value = value[0]
         if not isinstance(value, str):
             raise ValueError(f"rule {rule.name}: {{params.{m[2]}}} is not a string, cannot read its subcommand")
         return value.split()[0]
@@ -256,6 +259,8 @@ def check(configs=DEFAULT_CONFIGS, envs: Path = lock_envs.ENVS) -> dict:
     report = {"rules": {}, "problems": [], "all_rules": rules}
     for name, r in sorted(rules.items()):
         if r["subcommand"] is None:
+            if r["shell"]:  # every shell command here runs project code: one not understood is a failure
+                report["problems"].append(f"rule {name}: cannot read the peftir subcommand of its shell command")
             continue
         sub = r["subcommand"]
         if sub not in subs:

@@ -4,7 +4,6 @@ and the chunked BM25 search of the training queries equals one search."""
 
 import copy
 import re
-import shlex
 import subprocess
 
 import pytest
@@ -100,11 +99,11 @@ def test_config_errors_name_the_key():
 
 
 def test_declared_backbone_must_match_the_checkpoint():
-    from peftir.models.backbone import tiny_config
+    from peftir.models.backbone import check_declared_backbone, tiny_config
 
-    pcfg.check_declared_backbone(tiny_config("tiny:2x32"), {"hidden_size": 32, "num_hidden_layers": 2})
+    check_declared_backbone(tiny_config("tiny:2x32"), {"hidden_size": 32, "num_hidden_layers": 2})
     with pytest.raises(ValueError, match="hidden_size"):
-        pcfg.check_declared_backbone(tiny_config("tiny:2x32"), {"hidden_size": 768})
+        check_declared_backbone(tiny_config("tiny:2x32"), {"hidden_size": 768})
 
 
 # --- converted datasets -------------------------------------------------------------------------------
@@ -113,7 +112,7 @@ def test_declared_backbone_must_match_the_checkpoint():
 def _parse(cmd: str):
     from peftir.cli import build_parser
 
-    return build_parser().parse_args([*shlex.split(cmd), "--out", "x"])
+    return build_parser().parse_args([*cmd, "--out", "x"])
 
 
 def test_convert_command_ir_datasets():

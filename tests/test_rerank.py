@@ -10,11 +10,11 @@ import torch
 
 from peftir.cli import main
 from peftir.data.trec import read_run, write_run
+from peftir.inference import load_model, max_len_of, score_pairs
 from peftir.io import read_json, read_jsonl
 from peftir.models import factory
 from peftir.models.backbone import load_tokenizer
 from peftir.rerank import top_candidates
-from peftir.reranker import score_pairs
 from peftir.tasks import RerankTask, TripleSampler, clip_queries
 
 BB = {"name": "tiny:2x32", "pooling": "mean", "normalize": True}
@@ -179,6 +179,27 @@ def test_rerank_cli_cross_encoder(trained, tmp_path):
         scores = [float(r[4]) for r in rows]
         assert len(rows) == 5 and scores == sorted(scores, reverse=True)
         assert [int(r[3]) for r in rows] == [1, 2, 3, 4, 5]
+
+
+def test_load_model_checks_the_stage(trained, tmp_path, capsys):
+    """A trained model directory must be of the stage the command scores with (rerank: a cross-encoder;
+    encode, search: a bi-encoder); zero-shot needs the backbone."""
+    data, out = trained
+    model, _ = load_model(str(out / "model"), None, "cpu", stage="reranker")
+    assert model.meta["stage"] == "reranker" and not model.training
+    with pytest.raises(ValueError, match="a reranker model, not a bi-encoder"):
+        load_model(str(out / "model"), None, "cpu", stage="retriever")
+    with pytest.raises(ValueError, match="needs --backbone-json"):
+        load_model("zero-shot", None, "cpu")
+    assert main(["encode", "--model", str(out / "model"), "--corpus", str(data / "corpus.jsonl.gz"),
+                 "--out", str(tmp_path / "x.npz"), "--device", "cpu"]) == 2
+    assert "not a bi-encoder (train-retriever)" in capsys.readouterr().err
+
+
+def test_pair_length():
+    """max_len when given, else q_len + p_len + 3 ([CLS] q [SEP] p [SEP]): 8 + 16 + 3 = 27."""
+    assert max_len_of({"q_len": 8, "p_len": 16}) == 27
+    assert max_len_of({"q_len": 8, "p_len": 16, "max_len": 28}) == 28
 
 
 def test_rerank_zero_shot_and_none(tiny, tmp_path):

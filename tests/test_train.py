@@ -110,3 +110,102 @@ def test_head_lr_gets_its_own_param_group():
     assert len(Trainer(ce, ToyTask(), TrainConfig(steps=2), 1, None).opt.param_groups) == 1
     with pytest.raises(ValueError, match="no trainable head"):
         Trainer(_model(), ToyTask(), TrainConfig(steps=2, head_lr=1e-3), 1, None)
+
+
+# --- hardening (issue 13): safe loading, input-keyed resume, probe records, non-finite loss ----------
+
+
+class Payload:
+    """Pickled into a planted checkpoint: unpickling it would create the marker file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_planted_pickle_checkpoint_is_never_executed(tmp_path, caplog):
+    marker = tmp_path / "pwned"
+    (tmp_path / "ck").mkdir()
+    torch.save({"key": "x", "step": 3, "trainable": {}, "opt": Payload(marker)}, tmp_path / "ck" / "checkpoint.pt")
+    cfg = TrainConfig(steps=2, lr=1e-2, eval_every=0, ckpt_every=1)
+    t = Trainer(_model(), ToyTask(), cfg, seed=5, ckpt_dir=tmp_path / "ck", key="toy")
+    assert not t.maybe_resume()
+    assert not marker.exists()
+    assert "unreadable" in caplog.text and "checkpoint.pt" in caplog.text
+
+
+def test_truncated_checkpoint_is_named_moved_aside_and_training_restarts(tmp_path, caplog):
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path, crash_at=5)
+    ck = tmp_path / "checkpoint.pt"
+    ck.write_bytes(ck.read_bytes()[:100])  # truncated
+    t, _ = _train(tmp_path)
+    assert t.step == 6 and t.curve[0]["step"] == 1  # from scratch
+    assert str(ck) in caplog.text and "moved aside" in caplog.text
+    assert len(list(tmp_path.glob("checkpoint.pt.unreadable-*"))) == 1
+
+
+def test_checkpoint_of_other_inputs_is_ignored_naming_them(tmp_path, caplog):
+    data = tmp_path / "triples.jsonl"
+    data.write_text("a\n")
+    cfg = TrainConfig(steps=6, lr=1e-2, eval_every=0, ckpt_every=2)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(_model(), ToyTask(5), cfg, seed=5, ckpt_dir=tmp_path, key="toy", inputs={"triples": data}).run()
+    same = Trainer(_model(), ToyTask(), cfg, seed=5, ckpt_dir=tmp_path, key="toy", inputs={"triples": data})
+    assert same.maybe_resume() and same.step == 4
+    data.write_text("b\n")  # the data changed (e.g. another negatives.depth): the checkpoint is stale
+    other = Trainer(_model(), ToyTask(), cfg, seed=5, ckpt_dir=tmp_path, key="toy", inputs={"triples": data})
+    assert not other.maybe_resume() and other.step == 0
+    assert "inputs ['triples']" in caplog.text
+
+
+class ToyProbe:
+    """Records (step, a parameter's sum) before every second step: what a resumed run must keep."""
+
+    def __init__(self):
+        self.records = []
+
+    def before_step(self, model, step):
+        if step % 2 == 0:
+            p = next(p for p in model.parameters() if p.requires_grad)
+            self.records.append({"step": step, "sum": round(float(p.detach().sum()), 6)})
+
+    def after_step(self, model, step):
+        pass
+
+
+def test_probe_records_survive_kill_and_resume(tmp_path):
+    cfg = TrainConfig(steps=6, lr=1e-2, eval_every=0, ckpt_every=2)
+    ref = ToyProbe()
+    Trainer(_model(), ToyTask(), cfg, seed=5, ckpt_dir=tmp_path / "a", key="toy", probe=ref).run()
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(_model(), ToyTask(5), cfg, seed=5, ckpt_dir=tmp_path / "b", key="toy", probe=ToyProbe()).run()
+    resumed = ToyProbe()
+    Trainer(_model(), ToyTask(), cfg, seed=5, ckpt_dir=tmp_path / "b", key="toy", probe=resumed).run()
+    assert len(ref.records) == 3
+    assert resumed.records == ref.records
+
+
+def test_non_finite_loss_stops_naming_the_step(tmp_path):
+    """lr = inf: step 1 is finite, its update makes the weights inf, step 2's loss is NaN -> stop."""
+    from peftir.train import NonFiniteLoss
+
+    cfg = TrainConfig(steps=4, lr=float("inf"), warmup=0.0, eval_every=0, ckpt_every=1)
+    with pytest.raises(NonFiniteLoss, match=r"at step 2"):
+        Trainer(_model("full"), ToyTask(), cfg, seed=5, ckpt_dir=tmp_path).run()
+
+
+class NanTask(ToyTask):
+    def loss(self, model, batch):
+        out = super().loss(model, batch)
+        return out * float("nan") if self.calls == 3 else out
+
+
+def test_nan_loss_mid_run_stops_naming_the_step():
+    from peftir.train import NonFiniteLoss
+
+    cfg = TrainConfig(steps=5, lr=1e-2, eval_every=0, ckpt_every=0)
+    with pytest.raises(NonFiniteLoss, match=r"nan at step 3"):
+        Trainer(_model(), NanTask(), cfg, seed=5, ckpt_dir=None).run()

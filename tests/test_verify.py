@@ -99,3 +99,14 @@ def test_expected_path_names_the_key():
     assert expected_path({"expected": "expected/smoke.yaml"}) == "expected/smoke.yaml"
     with pytest.raises(ValueError, match="^expected: this config names no expected-scores file"):
         expected_path({})
+
+
+@pytest.mark.parametrize("scores", [{}, {"retriever/bm25/none/s0": None}, {"retriever/bm25/none/s0": {"debian.dev": {}}}])
+def test_verify_that_compares_nothing_fails(tmp_path, files, capsys, scores):
+    """`scores: {}` used to compare nothing and pass (issue 13)."""
+    exp = tmp_path / "expected.yaml"
+    exp.write_text(yaml.safe_dump({"tolerance": 0.01, "scores": scores}))
+    with pytest.raises(SystemExit) as e:
+        main(["verify", "--metrics", *files, "--expected", str(exp)])
+    assert e.value.code == 1
+    assert "holds no expected number: nothing was compared" in capsys.readouterr().err

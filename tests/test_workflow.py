@@ -188,9 +188,22 @@ def _checkpoint_step(path: Path) -> int:
     import torch
 
     try:
-        return int(torch.load(path, map_location="cpu", weights_only=False)["step"])
+        return int(torch.load(path, map_location="cpu", weights_only=True)["step"])
     except (OSError, EOFError, RuntimeError, KeyError):  # replaced while being read: try again
         return -1
+
+
+TIMING_KEYS = {"wall_time_s", "started", "peak_rss_mb", "train_time_s", "tokens_per_s", "s_per_step", "git",
+               "elapsed_s", "time_s", "seconds"}
+
+
+def _untimed(obj):
+    """A JSON document less the fields that measure time, memory or the checkout (they differ between runs)."""
+    if isinstance(obj, dict):
+        return {k: _untimed(v) for k, v in obj.items() if k not in TIMING_KEYS}
+    if isinstance(obj, list):
+        return [_untimed(v) for v in obj]
+    return obj
 
 
 def test_resume_after_sigkill_equals_uninterrupted_run(smoke, tmp_path):
@@ -245,5 +258,15 @@ def test_resume_after_sigkill_equals_uninterrupted_run(smoke, tmp_path):
     assert read_run(killed_wd / TARGETS[0]) == read_run(ref_wd / TARGETS[0])
     a, b = read_json(killed_wd / TARGETS[1]), read_json(ref_wd / TARGETS[1])
     assert a["aggregate"] == b["aggregate"] and a["per_query"] == b["per_query"]
-    print(f"killed at checkpoint step {killed_at} of {STEPS}; resumed at step {resumed_at}; "
+    # every file the job and its successors wrote: byte for byte, or field for field less timings
+    files = sorted(p.relative_to(ref_wd / SYSTEM) for p in (ref_wd / SYSTEM).rglob("*") if p.is_file())
+    assert sorted(p.relative_to(killed_wd / SYSTEM) for p in (killed_wd / SYSTEM).rglob("*") if p.is_file()) == files
+    assert Path("discrepancy.jsonl") in files and len(read_jsonl(ref_wd / SYSTEM / "discrepancy.jsonl")) > 0
+    for rel in files:
+        x, y = killed_wd / SYSTEM / rel, ref_wd / SYSTEM / rel
+        if rel.suffix == ".json":
+            assert _untimed(read_json(x)) == _untimed(read_json(y)), rel
+        else:
+            assert x.read_bytes() == y.read_bytes(), rel
+    print(f"{len(files)} files compared; killed at checkpoint step {killed_at} of {STEPS}; resumed at step {resumed_at}; "
           f"metrics {a['aggregate']} identical to the uninterrupted run")

@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from peftir.data.collections import doc_text, iter_corpus, load_queries
 from peftir.data.trec import Run, write_run
-from peftir.io import atomic_path
+from peftir.io import atomic_path, check_output_path
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def index_corpus(corpus_path: str | Path, index_dir: str | Path, threads: int = 
     start_jvm()
     from jnius import autoclass
 
-    index_dir = Path(index_dir)
+    index_dir = check_output_path(index_dir)
     t0 = time.perf_counter()
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".collection.", dir=index_dir.parent) as coll:
@@ -135,6 +135,28 @@ def _num_docs(index_dir: str | Path) -> int:
         reader.close()
 
 
+def prebuilt_names() -> set[str]:
+    """Names of pyserini's prebuilt BM25 (Lucene inverted) indexes, read from the source of
+    `pyserini.prebuilt_index_info` without importing it (the import needs the JVM): the string keys of
+    its `TF_INDEX_INFO*` dict literals."""
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec("pyserini.prebuilt_index_info")
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    return {k.value for node in tree.body if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict)
+            for t in node.targets if isinstance(t, ast.Name) and t.id.startswith("TF_INDEX_INFO")
+            for k in node.value.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+
+
+def check_prebuilt(name: str) -> None:
+    names = prebuilt_names()
+    if name not in names:
+        close = sorted(n for n in names if n.split("-")[0] == name.split("-")[0])[:8]
+        raise ValueError(f"{name!r} is not a pyserini prebuilt BM25 index ({len(names)} known"
+                         + (f"; similar: {close}" if close else "") + ")")
+
+
 def open_searcher(index_dir: str | Path | None = None, prebuilt: str | None = None):
     """A LuceneSearcher over a local index, or over one of pyserini's prebuilt indexes by name (e.g.
     `msmarco-v1-passage`; downloaded once into ~/.cache/pyserini, or PYSERINI_CACHE)."""
@@ -142,6 +164,7 @@ def open_searcher(index_dir: str | Path | None = None, prebuilt: str | None = No
     from pyserini.search.lucene import LuceneSearcher
 
     if prebuilt:
+        check_prebuilt(prebuilt)
         return LuceneSearcher.from_prebuilt_index(prebuilt)
     if not Path(index_dir).is_dir():
         raise FileNotFoundError(f"{index_dir}: no such index directory")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from peftir.data.collections import DataError, load_queries
-from peftir.encode import shard_bounds
+from peftir.inference import shard_bounds
 from peftir.io import atomic_open
 
 

@@ -19,12 +19,12 @@ SUBCOMMAND_MODULES = [
     "peftir.retriever",
     "peftir.reranker",
     "peftir.encode",
-    "peftir.index",
+    "peftir.search",
     "peftir.rerank",
     "peftir.evaluate",
     "peftir.analysis.cli",
-    "peftir.config",
-    "peftir.report",
+    "peftir.check_config",
+    "peftir.table",
     "peftir.verify",
 ]
 

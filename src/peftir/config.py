@@ -21,14 +21,47 @@ class ConfigError(ValueError):
     pass
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader (no tags that build objects) that refuses a key given twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {seen[key] + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_yaml(path: str | Path) -> dict:
+    """A config file: safe YAML only, duplicate keys refused (file:line), no templating."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: config file not found")
     try:
-        return yaml.safe_load(path.read_text()) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}  # a SafeLoader subclass
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config file is a mapping of keys, not {type(data).__name__}")
+    if "__use_yte__" in data:  # Snakemake would evaluate the file as a YTE template: code from a config
+        raise ConfigError(f"{path}: __use_yte__: templated configs run code and are refused")
+    return data
+
+
+def nonfinite_errors(obj, path: str = "") -> list[str]:
+    """Every NaN or infinite number in a config (YAML's .nan / .inf), by key: no bound catches NaN."""
+    import math
+
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return [f"{path or '(top level)'}: {obj} is not a finite number"]
+    if isinstance(obj, dict):
+        return [e for k, v in obj.items() for e in nonfinite_errors(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(obj, list):
+        return [e for i, v in enumerate(obj) for e in nonfinite_errors(v, f"{path}.{i}" if path else str(i))]
+    return []
 
 
 def schema_errors(config: dict, schema_path: str | Path = SCHEMA) -> list[str]:
@@ -53,6 +86,17 @@ def schema_errors(config: dict, schema_path: str | Path = SCHEMA) -> list[str]:
 
 def dataset_root(config: dict, ds: str) -> str:
     return config["datasets"][ds]["root"].format(data_root=config["data_root"])
+
+
+def output_roots(config: dict, workdir: str | Path) -> list[str]:
+    """Where jobs may write or remove anything (peftir.io.check_output_path): the run's results/ and
+    checkpoints/, plus the roots that datasets of another format are converted into or fetched into."""
+    workdir = Path(workdir).resolve()
+    roots = [workdir / "results", workdir / "checkpoints"]
+    for name, d in config["datasets"].items():
+        if d.get("origin") or d.get("format", "layout") != "layout":
+            roots.append(workdir / dataset_root(config, name))
+    return [str(r) for r in roots]
 
 
 def method_spec(config: dict, run: str, budget: str) -> dict:
@@ -92,26 +136,17 @@ def format_errors(name: str, d: dict) -> list[str]:
     return []
 
 
-def check_declared_backbone(real, declared: dict | None) -> None:
-    """`backbone.config` (declared architecture) must agree with the checkpoint's, field by field."""
-    have = real.to_dict()
-    diff = {k: (v, have[k]) for k, v in (declared or {}).items() if k in have and have[k] != v}
-    if diff:
-        raise ValueError(f"backbone.config disagrees with the checkpoint's config (declared, real): {diff}")
-
-
-def convert_command(config: dict, ds: str) -> tuple[str, list[str]] | None:
+def convert_command(config: dict, ds: str) -> tuple[list[str], list[str]] | None:
     """How a dataset of format `ir_datasets` / `msmarco-passage` / `msmarco-doc` is written into its
-    root in the shared layout: (shell-quoted `python -m peftir` arguments, input files); None for
-    format `layout`. Official file paths may use {data_root}."""
-    import shlex
-
+    root in the shared layout: (`python -m peftir` arguments, input files); None for
+    format `layout`. Official file paths may use {data_root}. The arguments are a list, each quoted on
+    its own by the rule (`{params.args:q}`): no value of the config reaches a shell unquoted."""
     d = config["datasets"][ds]
     fmt = d.get("format", "layout")
     judged = ["--judged-only"] if d.get("judged_only") else []
     if fmt == "ir_datasets":
         ids = [f"{s}={d['ir_datasets'][s]}" for s in d["splits"]]
-        return shlex.join(["from-ir-datasets", "--dataset", *ids, *judged]), []
+        return ["from-ir-datasets", "--dataset", *ids, *judged], []
     if fmt not in ("msmarco-passage", "msmarco-doc"):
         return None
     f = d["files"]
@@ -125,12 +160,13 @@ def convert_command(config: dict, ds: str) -> tuple[str, list[str]] | None:
             "--queries", *(f"{s}={q}" for s, q in queries.items()),
             *(["--qrels", *(f"{s}={q}" for s, q in qrels.items())] if qrels else []),
             "--kind", "passage" if fmt == "msmarco-passage" else "document", *judged]
-    return shlex.join(args), [path(f["collection"]), *queries.values(), *qrels.values()]
+    return args, [path(f["collection"]), *queries.values(), *qrels.values()]
 
 
 def backbone_cfg(config: dict):
     """The backbone's BertConfig: from its checkpoint, else from the declared `backbone.config`
     (offline dry runs: the budget solver needs only the architecture); both present must agree."""
+    from peftir.models.backbone import check_declared_backbone
     from peftir.models.bert import BertConfig
     from peftir.models.factory import bert_config_for
 
@@ -177,9 +213,16 @@ def semantic_errors(config: dict, base: Path = Path(".")) -> list[str]:
         elif root.is_dir() and d.get("format", "layout") == "layout":
             errs += layout_errors(name, d, root)
         errs += format_errors(name, d)
-    for name in (config["bm25"].get("prebuilt") or {}):
+    for name, index in (config["bm25"].get("prebuilt") or {}).items():
         if name not in ds:
             errs.append(f"bm25.prebuilt: unknown dataset {name!r}; configured: {sorted(ds)}")
+        else:
+            from peftir.bm25 import check_prebuilt
+
+            try:
+                check_prebuilt(index)
+            except ValueError as e:
+                errs.append(f"bm25.prebuilt.{name}: {e}")
     for stage in ("retriever", "reranker"):
         t = config.get(stage) or {}
         if t.get("batch_size", 1) % t.get("gpus", 1):
@@ -252,21 +295,9 @@ def budget_errors(config: dict, run: str, budget: str, spec: dict, params: dict,
 
 
 def validate(config: dict, base: str | Path = ".") -> dict:
-    errs = schema_errors(config)
+    errs = nonfinite_errors(config) + schema_errors(config)
     if not errs:
         errs = semantic_errors(config, Path(base))
     if errs:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(errs))
     return config
-
-
-def cmd_check(a) -> None:
-    validate(load_yaml(a.config), a.base)
-    print(f"{a.config}: OK")
-
-
-def register(sub) -> None:
-    p = sub.add_parser("check-config", help="validate a config file (schema + semantic checks)")
-    p.add_argument("--config", default="config.yaml")
-    p.add_argument("--base", default=".", help="directory that relative roots are resolved from")
-    p.set_defaults(func=cmd_check)

@@ -12,7 +12,6 @@ With --run-info, provenance and cost (pairs scored per second) go to a JSON file
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
@@ -21,6 +20,7 @@ import torch
 
 from peftir.data.collections import load_corpus, load_queries
 from peftir.data.trec import ranked, read_run, write_run
+from peftir.inference import embed, load_model, max_len_of, score_pairs
 from peftir.io import write_json
 from peftir.provenance import RunInfo
 
@@ -42,27 +42,8 @@ def check_inputs(cands, queries, corpus) -> None:
         raise ValueError(f"{len(missing_d)} run documents are not in the corpus, e.g. {missing_d[:3]}")
 
 
-def load_scorer(model_arg: str, backbone_json: str | None, device):
-    """-> (model, tokenizer): the zero-shot bi-encoder or a trained cross-encoder, on `device`, eval mode."""
-    from peftir.models import factory
-    from peftir.models.backbone import load_tokenizer
-
-    if model_arg == "zero-shot":
-        if not backbone_json:
-            raise ValueError("--model zero-shot needs --backbone-json")
-        bb = json.loads(backbone_json)
-        model = factory.zero_shot("retriever", bb["name"], bb["pooling"], bb.get("normalize", False))
-        return model.to(device), load_tokenizer(bb["name"])
-    model = factory.load(model_arg, device)
-    if model.meta["stage"] != "reranker":
-        raise ValueError(f"{model_arg}: a {model.meta['stage']} model, not a cross-encoder (train-reranker)")
-    return model, load_tokenizer(model.meta["backbone"])
-
-
 def rerank_bi(model, tok, cands, queries, corpus, q_len: int, p_len: int, batch_size: int, device):
     """Bi-encoder scores (dot; cosine when the model normalizes); each distinct candidate embedded once."""
-    from peftir.retriever import embed
-
     qids = sorted(cands)
     docs = sorted({d for hits in cands.values() for d, _ in hits})
     pe = embed(model, tok, [corpus[d] for d in docs], p_len, batch_size, device, desc="embed passages")
@@ -78,8 +59,6 @@ def rerank_bi(model, tok, cands, queries, corpus, q_len: int, p_len: int, batch_
 
 def rerank_cross(model, tok, cands, queries, corpus, q_len: int, max_len: int, batch_size: int, device):
     """Cross-encoder scores of every (query, candidate) pair, in length-sorted batches."""
-    from peftir.reranker import score_pairs
-
     pairs = [(q, d) for q in sorted(cands) for d, _ in cands[q]]
     s = score_pairs(model, tok, [queries[q] for q, _ in pairs], [corpus[d] for _, d in pairs], q_len, max_len,
                     batch_size, device, desc=f"rerank {len(pairs)} pairs")
@@ -90,8 +69,6 @@ def rerank_cross(model, tok, cands, queries, corpus, q_len: int, max_len: int, b
 
 
 def cmd_rerank(a) -> None:
-    from peftir.reranker import max_len_of
-
     torch.set_num_threads(a.threads)
     cfg = {"model": a.model, "first_stage": a.run, "candidates": a.candidates, "depth": a.depth,
            "bf16": a.bf16, "batch_size": a.batch_size}
@@ -104,7 +81,7 @@ def cmd_rerank(a) -> None:
     else:
         if not (a.queries and a.corpus):
             raise ValueError(f"--model {a.model} needs --queries and --corpus")
-        model, tok = load_scorer(a.model, a.backbone_json, a.device)
+        model, tok = load_model(a.model, a.backbone_json, a.device, stage="reranker")
         queries, corpus = load_queries(a.queries), load_corpus(a.corpus)
         check_inputs(cands, queries, corpus)
         t0 = time.perf_counter()  # scoring only: the cost per pair

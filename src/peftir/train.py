@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from peftir import distributed
-from peftir.io import atomic_open, write_json, write_jsonl
+from peftir.io import atomic_open, check_output_path, sha256_file, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +58,29 @@ def fingerprint(*objs) -> str:
     return hashlib.sha256(json.dumps(objs, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def input_digests(paths: dict[str, str | Path | None]) -> dict[str, str]:
+    """{name: sha256 prefix} of a job's input files (names whose path is None/empty are left out)."""
+    return {k: sha256_file(p)[:16] for k, p in sorted(paths.items()) if p}
+
+
+class NonFiniteLoss(ValueError):  # the CLI reports it as one line, exit 2
+    pass
+
+
 class Trainer:
     def __init__(self, model, task, cfg: TrainConfig, seed: int, ckpt_dir: str | Path | None,
-                 dev_fn=None, probe=None, device: str = "cpu", key: str = "", dist=None):
+                 dev_fn=None, probe=None, device: str = "cpu", key: str = "", dist=None,
+                 inputs: dict[str, str | Path | None] | None = None):
+        """`key`: the code-relevant configuration (method, hyper-parameters, backbone); `inputs`: the
+        job's input files by name. A checkpoint resumes only when both (and the seed) are the same."""
         self.model, self.task, self.cfg, self.seed = model.to(device), task, cfg, seed
         self.dev_fn, self.probe, self.device = dev_fn, probe, device
         self.dist = dist or distributed.context()
         if cfg.gradient_checkpointing:  # IAA-M's wrapped encoder forwards the flag to the real one
             model.bert.encoder.gradient_checkpointing = True
-        self.ckpt = Path(ckpt_dir) / "checkpoint.pt" if ckpt_dir else None
-        self.key = fingerprint(key, seed)
+        self.ckpt = check_output_path(Path(ckpt_dir) / "checkpoint.pt") if ckpt_dir else None
+        self.key_parts = {"config": fingerprint(key, seed), "inputs": input_digests(inputs or {})}
+        self.key = fingerprint(self.key_parts)
         named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         self.params = [p for _, p in named]
         if not self.params:
@@ -98,8 +111,9 @@ class Trainer:
     def save_checkpoint(self) -> None:
         if not self.dist.is_main:
             return
-        state = {"key": self.key, "step": self.step, "curve": self.curve, "tokens": self.tokens,
-                 "train_time": self.train_time,
+        state = {"key": self.key, "key_parts": self.key_parts, "step": self.step, "curve": self.curve,
+                 "tokens": self.tokens, "train_time": self.train_time,
+                 "probe_records": self.probe.records if self.probe is not None else None,
                  "trainable": {n: p.detach() for n, p in self.model.named_parameters() if p.requires_grad},
                  "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
                  "rng": self.rng.getstate(), "torch_rng": torch.get_rng_state(),
@@ -107,12 +121,38 @@ class Trainer:
         with atomic_open(self.ckpt, "wb") as f:
             torch.save(state, f)
 
+    def load_checkpoint(self) -> dict | None:
+        """The checkpoint's state, loaded without unpickling code (`weights_only=True`: tensors and plain
+        containers only); an unreadable file is named, moved aside and None returned (start over)."""
+        try:
+            s = torch.load(self.ckpt, map_location="cpu", weights_only=True)
+            if not isinstance(s, dict) or not {"key", "step", "trainable", "opt"} <= set(s):
+                raise ValueError("not a peftir training checkpoint")
+            return s
+        except Exception as e:  # noqa: BLE001 (truncated, corrupt or foreign: all mean "start over")
+            aside = self.ckpt.with_name(f"{self.ckpt.name}.unreadable-{time.strftime('%Y%m%dT%H%M%S')}")
+            self.ckpt.replace(aside)
+            log.warning("checkpoint %s is unreadable (%s: %s); moved aside to %s, training starts over",
+                        self.ckpt, type(e).__name__, str(e)[:200], aside.name)
+            return None
+
     def maybe_resume(self) -> bool:
         if not self.ckpt or not self.ckpt.exists():
             return False
-        s = torch.load(self.ckpt, map_location="cpu", weights_only=False)
+        s = self.load_checkpoint()
+        if s is None:
+            return False
         if s["key"] != self.key:
-            log.warning("ignoring checkpoint %s: it belongs to another configuration", self.ckpt)
+            old = s.get("key_parts") or {}
+            why = []
+            if old.get("config") != self.key_parts["config"]:
+                why.append("configuration (method, hyper-parameters, backbone or seed)")
+            changed = sorted(k for k in set(old.get("inputs", {})) | set(self.key_parts["inputs"])
+                             if old.get("inputs", {}).get(k) != self.key_parts["inputs"].get(k))
+            if changed:
+                why.append(f"inputs {changed}")
+            log.warning("ignoring checkpoint %s at step %s: it was written by another computation (changed: %s); "
+                        "training starts over", self.ckpt, s.get("step"), "; ".join(why) or "unknown")
             return False
         self.model.load_state_dict(s["trainable"], strict=False)
         self.opt.load_state_dict(s["opt"])
@@ -122,6 +162,8 @@ class Trainer:
         if s["sampler"] is not None:
             self.task.sampler.load_state(s["sampler"])
         self.step, self.curve, self.tokens, self.train_time = s["step"], s["curve"], s["tokens"], s["train_time"]
+        if self.probe is not None and s.get("probe_records") is not None:
+            self.probe.records = list(s["probe_records"])
         log.info("resumed from %s at step %d", self.ckpt, self.step)
         return True
 
@@ -155,6 +197,9 @@ class Trainer:
                 self.probe.before_step(self.model, self.step)
             with self.autocast():
                 loss = self.task.loss(self.net, batch)
+            if not torch.isfinite(loss.detach()).all():
+                raise NonFiniteLoss(f"training loss is {loss.item()} at step {self.step + 1} (lr "
+                                    f"{self.sched.get_last_lr()[0]:.3g}): stopped, no model or metrics written")
             loss.backward()
             gn = torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
             lr = self.sched.get_last_lr()[0]
@@ -193,4 +238,4 @@ class Trainer:
             self.ckpt.unlink()
 
 
-__all__ = ["TrainConfig", "Trainer", "lr_lambda", "write_json"]
+__all__ = ["NonFiniteLoss", "TrainConfig", "Trainer", "input_digests", "lr_lambda", "write_json"]

@@ -169,6 +169,10 @@ def cmd_verify(a) -> int | None:
     if a.tolerance is not None:
         expected["tolerance"] = a.tolerance
     rows = compare(actual, expected)
+    if not any(r["expected"] is not None for r in rows):  # `scores: {}` or only empty systems: no check at all
+        print(f"peftir verify: {a.expected} holds no expected number: nothing was compared (write one "
+              "deliberately with `snakemake expected_scores`)", file=sys.stderr)
+        raise SystemExit(1)
     print(render(rows), end="")
     if a.out:
         write_json({"expected": str(a.expected), "rows": rows}, a.out)

@@ -10,7 +10,6 @@ from peftir.analysis.curves import (
     align_seeds,
     band,
     convergence_summary,
-    convergence_table,
     ema,
     last_half_variance,
     method_bands,
@@ -117,7 +116,7 @@ def test_spike_mask_finds_planted_spikes():
     assert np.flatnonzero(spike_mask(flat)).tolist() == [10]
 
 
-def test_convergence_summary_and_table():
+def test_convergence_summary():
     s, loss = _spiky_loss()
     rows = [{"step": int(i), "loss": float(v)} for i, v in zip(s, loss)]
     rows += [{"step": st, "dev_RR@10": d} for st, d in [(50, 0.1), (100, 0.29), (150, 0.3), (199, 0.3)]]
@@ -130,6 +129,3 @@ def test_convergence_summary_and_table():
     assert summ["loss spikes"] == 3 and summ["last step"] == 199
     tail = loss[s >= 99.5]
     assert summ["loss var (last half)"] == pytest.approx(np.var(tail, ddof=1))
-    table = convergence_table({"A": [c, c]}, k=5)
-    assert table.loc[0, "method"] == "A" and table.loc[0, "seeds"] == 2
-    assert table.loc[0, "loss spikes mean"] == 3 and table.loc[0, "loss spikes std"] == 0

@@ -74,6 +74,48 @@ def test_rows_markers_and_paper_columns(systems):
     assert pd.isna(df.iloc[0][f"{col} p vs full"])  # BM25: no test
 
 
+def p_df3(t):
+    """Two-tailed p of Student's t with df = 3, closed form: F(t) = 1/2 + (u / (1 + u²) + arctan u) / π,
+    u = t / √3."""
+    u = t / math.sqrt(3)
+    return 2 * (1 - (0.5 + (u / (1 + u * u) + math.atan(u)) / math.pi))
+
+
+def test_markers_per_budget_group_hand_worked(tmp_path):
+    """4 queries, full = .5 each. Budget "small": lora = full + [.01,.02,.03,.04], adapter = full.
+    lora − full = lora − adapter = [.01,.02,.03,.04]: mean .025, sd = sqrt(5/3)·.01, t = √15,
+    p = p_df3(√15) = .0305 → lora "†*"; adapter − full = 0 (p = 1), adapter − lora < 0 → "".
+    Budget "large": lora = full + [.02,.01,−.01,.02] (vs full: t = √2, p = .252, no "*"),
+    adapter = full − [.01,.02,.03,.04]. lora's best rival in its group is adapter: lora − adapter =
+    [.03,.03,.02,.06], mean .035, squared deviations sum .0009, sd = sqrt(.0003), t = 7/√3 = 4.0415,
+    p = .0273 → "†". The large adapter is below both → "". Groups do not mix: the small lora is not the
+    large lora's rival."""
+    full = [0.5] * 4
+    dirs = [
+        _system(tmp_path, "full", "natural", 1, full, "full", 100.0),
+        _system(tmp_path, "lora", "small", 1, [0.51, 0.52, 0.53, 0.54], "lora", 0.5),
+        _system(tmp_path, "adapter", "small", 1, full, "adapter", 0.5),
+        _system(tmp_path, "lora", "large", 1, [0.52, 0.51, 0.49, 0.52], "lora", 6.7),
+        _system(tmp_path, "adapter", "large", 1, [0.49, 0.48, 0.47, 0.46], "adapter", 6.7),
+    ]
+    col = "msmarco-passage.dev/RR@10"
+    assert p_df3(math.sqrt(15)) == pytest.approx(0.030466, abs=1e-6)
+    assert p_df3(7 / math.sqrt(3)) == pytest.approx(0.02726, abs=1e-5)
+    df, _ = stage_table(load_systems(dirs, EVALS), EVALS, "all")
+    rows = {(r["method"], r["budget"]): r for _, r in df.iterrows()}
+    marks = {k: r[f"{col} marker"] for k, r in rows.items()}
+    assert marks == {("full", "natural"): "", ("lora", "small"): "†*", ("adapter", "small"): "",
+                     ("lora", "large"): "†", ("adapter", "large"): ""}
+    small, large = rows[("lora", "small")], rows[("lora", "large")]
+    assert small[f"{col} p vs full"] == pytest.approx(p_df3(math.sqrt(15)))
+    assert small[f"{col} p vs best PET"] == pytest.approx(p_df3(math.sqrt(15)))
+    assert large[f"{col} p vs full"] == pytest.approx(p_df3(math.sqrt(2)))
+    assert large[f"{col} p vs best PET"] == pytest.approx(p_df3(7 / math.sqrt(3)))
+    # a stricter level removes every marker (p = .0305 and .0273)
+    df, _ = stage_table(load_systems(dirs, EVALS), EVALS, "all", alpha=0.01)
+    assert set(df[f"{col} marker"]) == {""}
+
+
 def test_cross_encoder_head_counted_apart(systems):
     from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""Paired t-tests and table markers against hand-computed values.
+"""Paired t-tests against hand-computed values (the markers they decide: tests/analysis/test_results.py).
 
 For df = 3 the t distribution's CDF has a closed form,
     F(t) = 1/2 + (1/π) · [ (t/√3) / (1 + t²/3) + arctan(t/√3) ],
@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from peftir.analysis.significance import mark_table, paired_ttest, pool_seeds
+from peftir.analysis.significance import paired_ttest, pool_seeds
 
 Q = ["q1", "q2", "q3", "q4"]
 
@@ -70,34 +70,3 @@ def test_pool_seeds_mean_per_query_on_shared_queries():
     # pooled seeds are what gets tested: seeds [1,2,3,4]±1 average to [1,2,3,4]
     a = [qv([0, 3, 2, 5]), qv([2, 1, 4, 3])]
     assert paired_ttest(a, qv([0, 0, 0, 0])).t == pytest.approx(math.sqrt(15))
-
-
-def test_mark_table():
-    """Budget "0.5%": A = full + [.01,.02,.03,.04], B = full. A − full and A − B are the first test's
-    differences scaled by .01 (t unchanged, p = .0305): A gets "†*"; B − full = 0 (p = 1), B − A < 0.
-    Budget "6.7%": C = full + [.02,.01,−.01,.02] (vs full: t = √2, p = .252, no "*"),
-    D = full − [.01,.02,.03,.04]. C's best rival is D: C − D = [.03,.03,.02,.06], mean .035,
-    squared deviations sum .0009, sd = sqrt(.0003), t = .035 / (sqrt(.0003)/2) = 7/√3 = 4.0415;
-    t/√3 = 7/3, 1 + t²/3 = 58/9, F = 1/2 + (0.362069 + 1.165905)/π = 0.986369, p = .0273 → C gets "†"."""
-    full = [0.5, 0.5, 0.5, 0.5]
-    values = {
-        "full": qv(full),
-        "A": qv([0.51, 0.52, 0.53, 0.54]),
-        "B": qv(full),
-        "C": qv([0.52, 0.51, 0.49, 0.52]),
-        "D": qv([0.49, 0.48, 0.47, 0.46]),
-    }
-    budget = {"full": None, "A": "0.5%", "B": "0.5%", "C": "6.7%", "D": "6.7%"}
-    assert p_df3(7 / math.sqrt(3)) == pytest.approx(0.02726, abs=1e-5)
-    marks = mark_table(values, "full", budget)
-    assert marks == {"full": "", "A": "†*", "B": "", "C": "†", "D": ""}
-    # stricter alpha removes all markers (p = .0305 and .0273)
-    assert set(mark_table(values, "full", budget, alpha=0.01).values()) == {""}
-    # only D may serve as "best PET": A and B now have no rival at their budget
-    marks = mark_table(values, "full", budget, reference_pets={"D"})
-    assert marks["A"] == "*" and marks["B"] == "" and marks["C"] == "†"
-
-
-def test_mark_table_unknown_full():
-    with pytest.raises(KeyError, match="full"):
-        mark_table({"A": qv([1, 2, 3, 4])}, "full", {"A": "0.5%"})

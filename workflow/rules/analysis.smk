@@ -62,9 +62,9 @@ rule paper_table:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "{PY} paper-table --kind {wildcards.table} --stage {params.stage} --systems {params.systems:q}"
-        " --evals {params.evals:q} --alpha {params.alpha} --paper-datasets {params.paper:q}"
-        " --backbone {params.backbone:q} --stem results/tables/{wildcards.table} > {log:q} 2>&1"
+        "{PY} paper-table --kind {wildcards.table:q} --stage {params.stage:q} --systems {params.systems:q}"
+        " --evals {params.evals:q} --alpha {params.alpha:q} --paper-datasets {params.paper:q}"
+        " --backbone {params.backbone:q} --stem results/tables/{wildcards.table:q} > {log:q} 2>&1"
 
 
 rule convergence:
@@ -76,7 +76,7 @@ rule convergence:
         table_out("results/tables/convergence.{stage}", "convergence", "Convergence"),
     params:
         metric=AN["convergence"]["metric"],
-        fractions=" ".join(str(f) for f in AN["convergence"]["fractions"]),
+        fractions=AN["convergence"]["fractions"],
         beta=AN["convergence"]["ema_beta"],
         k=AN["convergence"]["spike_k"],
         budgets=as_json(config["budgets"]),
@@ -89,7 +89,7 @@ rule convergence:
         "../../envs/analysis.yaml"
     shell:
         "{PY} convergence --stage {wildcards.stage} --curves {input.curves:q} --metric {params.metric:q}"
-        " --fractions {params.fractions} --beta {params.beta} --spike-k {params.k} --budgets {params.budgets:q}"
+        " --fractions {params.fractions:q} --beta {params.beta:q} --spike-k {params.k:q} --budgets {params.budgets:q}"
         " --backbone {params.backbone:q} --fig-stem results/figures/convergence.{wildcards.stage}"
         " --table-stem results/tables/convergence.{wildcards.stage} > {log:q} 2>&1"
 
@@ -137,7 +137,7 @@ rule landscape_plot:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "{PY} plot-landscape --inputs {input.npz:q} --radius {params.radius} --backbone {params.backbone:q}"
+        "{PY} plot-landscape --inputs {input.npz:q} --radius {params.radius:q} --backbone {params.backbone:q}"
         " --fig-1d results/figures/landscape_1d --fig-2d results/figures/landscape_2d"
         " --fig-path results/figures/landscape_path --table-stem results/tables/landscape_sharpness > {log:q} 2>&1"
 

@@ -40,8 +40,8 @@ rule bm25_search:
     conda:
         "../../envs/pyserini.yaml"
     shell:
-        "{PY} bm25-search {params.source} --queries {input.queries:q} --out {output.run:q}"
-        " --k {params.k} --k1 {params.k1} --b {params.b} --threads {threads} --tag bm25 > {log:q} 2>&1"
+        "{PY} bm25-search {params.source:q} --queries {input.queries:q} --out {output.run:q}"
+        " --k {params.k:q} --k1 {params.k1:q} --b {params.b:q} --threads {threads} --tag bm25 > {log:q} 2>&1"
 
 
 if QUERY_CHUNKS > 1:
@@ -83,8 +83,8 @@ if QUERY_CHUNKS > 1:
         conda:
             "../../envs/pyserini.yaml"
         shell:
-            "{PY} bm25-search {params.source} --queries {input.queries:q} --out {output.run:q}"
-            " --k {params.k} --k1 {params.k1} --b {params.b} --threads {threads} --tag bm25 > {log:q} 2>&1"
+            "{PY} bm25-search {params.source:q} --queries {input.queries:q} --out {output.run:q}"
+            " --k {params.k:q} --k1 {params.k1:q} --b {params.b:q} --threads {threads} --tag bm25 > {log:q} 2>&1"
 
     rule bm25_concat_chunks:
         """The training split's BM25 run: its chunk runs concatenated."""
@@ -122,5 +122,5 @@ rule mine_negatives:
         "../../envs/torch.yaml"
     shell:
         "{PY} mine-negatives --run {input.run:q} --qrels {input.qrels:q} --queries {input.queries:q}"
-        " --out {output.triples:q} --stats {output.stats:q} --depth {params.depth} --skip-top {params.skip}"
-        " --seed {params.seed} > {log:q} 2>&1"
+        " --out {output.triples:q} --stats {output.stats:q} --depth {params.depth:q} --skip-top {params.skip:q}"
+        " --seed {params.seed:q} > {log:q} 2>&1"

@@ -84,7 +84,8 @@ def bm25_index_input(w):
 
 
 def bm25_source(w):
-    return f"--prebuilt {PREBUILT[w.ds]}" if w.ds in PREBUILT else f"--index results/bm25/{w.ds}/index"
+    """Arguments (a list: each one shell-quoted by `:q`) naming the index to search."""
+    return ["--prebuilt", PREBUILT[w.ds]] if w.ds in PREBUILT else ["--index", f"results/bm25/{w.ds}/index"]
 
 
 def bm25_depth(w):

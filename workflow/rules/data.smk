@@ -1,8 +1,6 @@
 """Validate and materialise each collection under results/data/{ds}/ (one rule per dataset). A dataset of
 format ir_datasets / msmarco-passage / msmarco-doc is first converted into its root (the shared layout)."""
 
-import shlex
-
 for _ds, _d in config["datasets"].items():
     _convert = pcfg.convert_command(config, _ds)
 
@@ -24,7 +22,7 @@ for _ds, _d in config["datasets"].items():
             conda:
                 "../../envs/torch.yaml"
             shell:
-                "{PY} {params.args} --out {output.root:q} > {log:q} 2>&1"
+                "{PY} {params.args:q} --out {output.root:q} > {log:q} 2>&1"
 
     rule:
         name:
@@ -39,10 +37,10 @@ for _ds, _d in config["datasets"].items():
         params:
             root=pcfg.dataset_root(config, _ds),
             out=f"results/data/{_ds}",
-            splits=" ".join(_d["splits"]),
-            qrels=f"--qrels-name {_d['qrels']}" if _d.get("qrels") else "",
-            origin=f"--origin {_d['origin']}" if _d.get("origin") else "",
-            sample=f"--sample-json {shlex.quote(as_json(_d['sample']))}" if _d.get("sample") else "",
+            splits=_d["splits"],
+            qrels=["--qrels-name", _d["qrels"]] if _d.get("qrels") else [],
+            origin=["--origin", _d["origin"]] if _d.get("origin") else [],
+            sample=["--sample-json", as_json(_d["sample"])] if _d.get("sample") else [],
             seed=config.get("sample_seed", 13),
             judged="--judged-only" if _d.get("judged_only") else "",
         log:
@@ -50,6 +48,6 @@ for _ds, _d in config["datasets"].items():
         conda:
             "../../envs/torch.yaml"
         shell:
-            "{PY} prepare --root {params.root:q} --out {params.out:q} --splits {params.splits}"
-            " {params.qrels} {params.origin} {params.sample}"
-            " {params.judged} --seed {params.seed} > {log:q} 2>&1"
+            "{PY} prepare --root {params.root:q} --out {params.out:q} --splits {params.splits:q}"
+            " {params.qrels:q} {params.origin:q} {params.sample:q}"
+            " {params.judged:q} --seed {params.seed:q} > {log:q} 2>&1"

@@ -9,7 +9,7 @@ rule evaluate:
     output:
         metrics="results/{stage}/{run}/{budget}/s{seed}/metrics/{ds}.{split}.json",
     params:
-        measures=lambda w: " ".join(measures_for(w.ds, w.split, w.stage)),
+        measures=lambda w: measures_for(w.ds, w.split, w.stage),
         rel=lambda w: rel_for(w.ds, w.split),
     wildcard_constraints:
         stage="retriever|reranker",
@@ -18,5 +18,5 @@ rule evaluate:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "{PY} evaluate --run {input.run:q} --qrels {input.qrels:q} --measures {params.measures}"
-        " --rel {params.rel} --out {output.metrics:q} > {log:q} 2>&1"
+        "{PY} evaluate --run {input.run:q} --qrels {input.qrels:q} --measures {params.measures:q}"
+        " --rel {params.rel:q} --out {output.metrics:q} > {log:q} 2>&1"

@@ -54,7 +54,7 @@ rule train_reranker:
         "{params.launch} train-reranker --method-json {params.method:q} --train-json {params.hp:q}"
         " --backbone-json {params.backbone:q} --triples {input.triples:q} --corpus {input.corpus:q}"
         " --dev-queries {input.dev_queries:q} --dev-qrels {input.dev_qrels:q} --dev-run {input.dev_run:q}"
-        " --seed {wildcards.seed} --out {output.model:q} --curve {output.curve:q} --run-info {output.info:q}"
+        " --seed {wildcards.seed:q} --out {output.model:q} --curve {output.curve:q} --run-info {output.info:q}"
         " --ckpt-dir {params.ckpt:q} --threads {threads} > {log:q} 2>&1"
 
 
@@ -87,9 +87,9 @@ rule rerank:
         "../../envs/torch.yaml"
     shell:
         "{PY} rerank --model {input.model:q} --run {input.first:q} --queries {input.queries:q}"
-        " --corpus {input.corpus:q} --depth {params.depth} --candidates {params.candidates:q}"
-        " --batch-size {params.bs} {params.bf16} --out {output.run:q} --run-info {output.info:q}"
-        " --tag {wildcards.run} --threads {threads} > {log:q} 2>&1"
+        " --corpus {input.corpus:q} --depth {params.depth:q} --candidates {params.candidates:q}"
+        " --batch-size {params.bs:q} {params.bf16:q} --out {output.run:q} --run-info {output.info:q}"
+        " --tag {wildcards.run:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule rerank_reference_bm25:
@@ -105,7 +105,7 @@ rule rerank_reference_bm25:
     conda:
         "../../envs/torch.yaml"
     shell:
-        "{PY} rerank --model none --run {input.first:q} --depth {params.depth} --out {output.run:q}"
+        "{PY} rerank --model none --run {input.first:q} --depth {params.depth:q} --out {output.run:q}"
         " --tag bm25 > {log:q} 2>&1"
 
 
@@ -137,9 +137,9 @@ rule rerank_zero_shot:
         "../../envs/torch.yaml"
     shell:
         "{PY} rerank --model zero-shot --backbone-json {params.backbone:q} --run {input.first:q}"
-        " --queries {input.queries:q} --corpus {input.corpus:q} --depth {params.depth}"
-        " --candidates {params.candidates:q} --q-len {params.q_len} --p-len {params.p_len} --batch-size {params.bs}"
-        " {params.bf16} --out {output.run:q} --run-info {output.info:q} --tag zero-shot --threads {threads}"
+        " --queries {input.queries:q} --corpus {input.corpus:q} --depth {params.depth:q}"
+        " --candidates {params.candidates:q} --q-len {params.q_len:q} --p-len {params.p_len:q} --batch-size {params.bs:q}"
+        " {params.bf16:q} --out {output.run:q} --run-info {output.info:q} --tag zero-shot --threads {threads}"
         " > {log:q} 2>&1"
 
 

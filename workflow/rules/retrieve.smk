@@ -36,8 +36,8 @@ rule encode_shard:
         "../../envs/torch.yaml"
     shell:
         "TOKENIZERS_PARALLELISM=true RAYON_NUM_THREADS={threads} {PY} encode --model {params.model:q} --backbone-json {params.backbone:q} --corpus {input.corpus:q}"
-        " --shard {wildcards.shard} --n-shards {params.n} --p-len {params.p_len} --batch-size {params.bs}"
-        " {params.bf16} --out {output.emb:q} --threads {threads} > {log:q} 2>&1"
+        " --shard {wildcards.shard:q} --n-shards {params.n:q} --p-len {params.p_len:q} --batch-size {params.bs:q}"
+        " {params.bf16:q} --out {output.emb:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule dense_search:
@@ -67,5 +67,5 @@ rule dense_search:
         "../../envs/torch.yaml"
     shell:
         "{PY} search --model {params.model:q} --backbone-json {params.backbone:q} --queries {input.queries:q}"
-        " --shards {input.shards:q} --depth {params.depth} --q-len {params.q_len} --out {output.run:q}"
-        " --tag {wildcards.run} --threads {threads} > {log:q} 2>&1"
+        " --shards {input.shards:q} --depth {params.depth:q} --q-len {params.q_len:q} --out {output.run:q}"
+        " --tag {wildcards.run:q} --threads {threads} > {log:q} 2>&1"

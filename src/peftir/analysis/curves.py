@@ -186,19 +186,3 @@ def convergence_summary(
     out["loss spikes"] = float(spike_mask(loss[~np.isnan(loss)], k, beta).sum())
     out["last step"] = float(tr["step"].max()) if len(tr) else np.nan
     return out
-
-
-def summarise_convergence(curves: Sequence[Curve], **kw) -> dict[str, float]:
-    """One method: mean and std (ddof 1; NaN with one seed) over seeds of `convergence_summary`."""
-    per_seed = pd.DataFrame([convergence_summary(c, **kw) for c in curves])
-    out: dict[str, float] = {"seeds": float(len(per_seed))}
-    for col in per_seed.columns:
-        out[f"{col} mean"] = float(per_seed[col].mean())
-        out[f"{col} std"] = float(per_seed[col].std(ddof=1)) if len(per_seed) > 1 else np.nan
-    return out
-
-
-def convergence_table(methods: Mapping[str, Sequence[Curve]], **kw) -> pd.DataFrame:
-    """One row per method (`methods`: label → its seeds' curves); `kw` as `convergence_summary`."""
-    rows = [{"method": m, **summarise_convergence(cs, **kw)} for m, cs in methods.items()]
-    return pd.DataFrame(rows)

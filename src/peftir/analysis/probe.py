@@ -7,8 +7,8 @@ Trainer calls `before_step(model, step)` before each optimizer step and `after_s
 after it; the probe measures at the first step and then every `every`-th (recorded steps 1, every,
 2·every, ...; the step is the trainer's count after the update, as in curve.jsonl). Each record is
 {"step", "batch", "layer", "cosine", "delta_norm", "grad_norm"}. [D] Padding positions are excluded
-(the attention masks); probes run in eval mode (no dropout). Records of a run resumed from a
-checkpoint start at the resume step (the probe is not checkpointed).
+(the attention masks); probes run in eval mode (no dropout). The records travel in the trainer's
+checkpoint, so a run resumed after a kill writes the same records as an uninterrupted one.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Significance markers for the results tables (paper.md §4, "Significance").
+"""The paired t-test behind the results tables' significance markers (paper.md §4, "Significance").
 
 The paper marks a cell with `*` when a method is significantly better than full fine-tuning and with
 `†` when it is significantly better than the best PET method at the same budget, using a two-tailed
@@ -14,12 +14,13 @@ queries × seeds. [D] Degenerate differences, which scipy reports as NaN: all ze
 all equal and non-zero → t = ±inf, p = 0.
 
 Per-query values are `{qid: value}` dicts (one measure), or a list of such dicts, one per seed.
+Which systems are compared, and where the markers go, is peftir.analysis.results (`stage_table`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,86 +86,3 @@ def paired_ttest(a: PerQuery, b: PerQuery) -> PairedTest:
         res = stats.ttest_rel(xa, xb)
         t, p = float(res.statistic), float(res.pvalue)
     return PairedTest(t=t, p=p, n=n, mean_a=float(xa.mean()), mean_b=float(xb.mean()))
-
-
-def mean_value(values: PerQuery) -> float:
-    """The measure's value for a method: the mean over queries of the seed-pooled values."""
-    return float(np.mean(list(pool_seeds(values).values())))
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """The tests behind one method's markers (None where a comparison does not apply)."""
-
-    method: str
-    vs_full: PairedTest | None
-    best_pet: str | None
-    vs_best_pet: PairedTest | None
-
-
-def compare_methods(
-    values: Mapping[str, PerQuery],
-    full: str | None,
-    budget_of: Mapping[str, str | None],
-    reference_pets: Collection[str] | None = None,
-) -> dict[str, Comparison]:
-    """For every PET method (every key but `full`): test it against full fine-tuning and against the
-    best *other* PET method of its budget group.
-
-    `budget_of[m]` is m's budget group (e.g. "0.5%"); methods whose group is None (or missing) are
-    compared with full fine-tuning only. The best other PET is the one with the highest
-    `mean_value`, chosen among `reference_pets` when given (e.g. only the existing PET baselines,
-    as in the paper's Table 4 "Best PET" rows), else among all PET methods of the group.
-    """
-    if full is not None and full not in values:
-        raise KeyError(f"full fine-tuning key {full!r} is not among the methods {sorted(values)}")
-    means = {m: mean_value(v) for m, v in values.items()}
-    out: dict[str, Comparison] = {}
-    for m in values:
-        if m == full:
-            continue
-        vs_full = paired_ttest(values[m], values[full]) if full is not None else None
-        group = budget_of.get(m)
-        rivals = [
-            r
-            for r in values
-            if r not in (m, full)
-            and group is not None
-            and budget_of.get(r) == group
-            and (reference_pets is None or r in reference_pets)
-        ]
-        best = max(rivals, key=lambda r: (means[r], r)) if rivals else None
-        vs_best = paired_ttest(values[m], values[best]) if best is not None else None
-        out[m] = Comparison(method=m, vs_full=vs_full, best_pet=best, vs_best_pet=vs_best)
-    return out
-
-
-def markers_from(comparisons: Mapping[str, Comparison], alpha: float = 0.05) -> dict[str, str]:
-    """Marker strings per method, in the paper's order ("†*" when both hold; "" when none)."""
-    out = {}
-    for m, c in comparisons.items():
-        s = ""
-        if c.vs_best_pet is not None and c.vs_best_pet.a_better(alpha):
-            s += BETTER_THAN_BEST_PET
-        if c.vs_full is not None and c.vs_full.a_better(alpha):
-            s += BETTER_THAN_FULL
-        out[m] = s
-    return out
-
-
-def mark_table(
-    values: Mapping[str, PerQuery],
-    full: str | None,
-    budget_of: Mapping[str, str | None],
-    alpha: float = 0.05,
-    reference_pets: Collection[str] | None = None,
-) -> dict[str, str]:
-    """Markers for one measure of one table: `{method: "" | "*" | "†" | "†*"}`; `full` gets "".
-
-    `values[m]` holds method m's per-query values of the measure (`{qid: value}` or one such dict
-    per seed). See `compare_methods` for the meaning of `budget_of` and `reference_pets`.
-    """
-    marks = markers_from(compare_methods(values, full, budget_of, reference_pets), alpha)
-    if full is not None:
-        marks[full] = ""
-    return marks

@@ -34,16 +34,6 @@ _GRADE = re.compile(r"[+-]?[0-9]+")
 _WS = re.compile(r"\s")
 
 
-def _open_text(path: str | Path):
-    """Open a (possibly gzipped) UTF-8 file for reading text; DataError if it is missing."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: file not found")
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
-
-
 def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
     """Yield (line number, line without its line end) of a UTF-8 text file, gzipped if `.gz`.
 

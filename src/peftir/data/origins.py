@@ -31,7 +31,7 @@ from pathlib import Path
 
 from peftir.data.collections import DataError
 from peftir.data.smart import convert_cisi, convert_cranfield, write_flat
-from peftir.io import atomic_path
+from peftir.io import atomic_path, check_output_path
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,7 @@ def ensure_collection(root: str | Path, origin: str | None = None, url: str | No
         raise DataError(f"{root}: no collection here (corpus.jsonl.gz missing); put it there or pass an "
                         f"origin ({', '.join(sorted(ORIGINS))}) to fetch it")
     o = get_origin(origin)
+    check_output_path(root)  # converting or fetching writes into the root
     if root.is_dir() and all((root / n).is_file() for n in o.raw_files):
         with tempfile.TemporaryDirectory(prefix=".convert-", dir=root) as td:
             _convert_into(Path(td), root, o)

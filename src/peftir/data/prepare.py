@@ -18,13 +18,14 @@ documents up to `max_docs`; when the judged documents alone exceed `max_docs` th
 the report says so. Each random draw has its own `random.Random(f"{seed}:...")`, so the result
 depends only on the input and the seed.
 
-Dropped without error (and reported): qrels lines naming a query not in the split's queries file,
-or a document not in the corpus (use `strict=True` to make both an error).
+Dropped with a logged warning and counted in the report: qrels lines naming a query not in the split's
+queries file, or a document not in the corpus (use `strict=True` to make both an error). Refused, naming
+the file: an empty corpus, a split whose kept queries all have empty texts, a split left with no positive
+judgment on a document of the corpus.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 from pathlib import Path
@@ -32,7 +33,7 @@ from pathlib import Path
 from peftir.data.collections import DataError, iter_corpus
 from peftir.data.layout import write_layout
 from peftir.data.validate import CORPUS, collection_report, list_splits, read_checked
-from peftir.io import atomic_path, write_json
+from peftir.io import atomic_path, sha256_file, write_json
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +78,26 @@ def sample_docs(doc_ids: list[str], judged: set[str], max_docs: int | None, rng:
     return judged | fill, [d for d in doc_ids if d in fill], False
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def check_split(queries_file: Path, qrels_file: Path, split: str, queries: dict[str, str], qrels: dict,
+                counts: dict) -> None:
+    """Log the judgments dropped (with counts); refuse a split that is left with nothing to evaluate:
+    every query text empty, or no query with a positive judgment on a document of the corpus."""
+    for key, what in (("qrels_missing_doc_lines", "name a document not in the corpus"),
+                      ("qrels_unknown_query_lines", "name a query not in the queries file")):
+        if counts.get(key):
+            log.warning("%s: %d judgment line(s) of split %r %s: dropped", qrels_file, counts[key], split, what)
+    blank = sum(1 for t in queries.values() if not t.strip())
+    if queries and blank == len(queries):
+        raise DataError(f"{queries_file}: every one of the {len(queries)} kept queries of split {split!r} has an "
+                        "empty text: nothing to search with")
+    if blank:
+        log.warning("%s: %d of %d kept queries of split %r have an empty text", queries_file, blank,
+                    len(queries), split)
+    if not any(g >= 1 for docs in qrels.values() for g in docs.values()):
+        raise DataError(f"{qrels_file}: no query of split {split!r} is left with a positive judgment on a "
+                        f"document of the corpus ({counts.get('qrels_missing_doc_lines', 0)} judgment line(s) "
+                        f"named documents not in the corpus, {counts.get('qrels_unknown_query_lines', 0)} "
+                        "named unknown queries): nothing to evaluate")
 
 
 def prepare_collection(
@@ -109,6 +124,8 @@ def prepare_collection(
     qspec, max_docs = parse_sample(sample, splits)
 
     doc_ids, empty, data, files = read_checked(root, splits, qrels_name, strict, progress)
+    if not doc_ids:
+        raise DataError(f"{root / CORPUS}: the corpus holds no document (empty file or no JSON line)")
     ids = frozenset(doc_ids)
     report = {"root": str(root), "out": str(out), "splits": splits, "qrels_name": qrels_name,
               "seed": seed, "sample": sample or None, "judged_only": judged_only, "input_files": files,
@@ -135,6 +152,8 @@ def prepare_collection(
         r_out[split] = {q: {d: g for d, g in docs.items() if d in ids} for q, docs in qr.items()}
         dropped[split]["qrels_missing_doc_lines"] = n0 - sum(map(len, r_out[split].values()))
         dropped[split]["qrels_unknown_query_lines"] = report["input"]["splits"][split]["unknown_query_lines"]
+        check_split(root / files[split]["queries"], root / files[split]["qrels"], split, q_out[split],
+                    r_out[split], dropped[split])
     audit["docs"] = {"max_docs": max_docs, "judged": len(judged), "judged_exceed_max_docs": exceeded,
                      "filled": fill}
     report.update(dropped=dropped, sampling=None if not sample else {
@@ -150,7 +169,7 @@ def prepare_collection(
     with atomic_path(out) as tmp:
         report["output"] = write_layout(tmp, docs(), q_out, r_out,
                                         extra={"sample.json": audit} if sample else None)["report"]
-        report["files"] = {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+        report["files"] = {p.name: {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
                            for p in sorted(tmp.iterdir())}
         write_json(report, tmp / "report.json")
     log.info("prepared %s -> %s: %d docs, %s", root, out, report["output"]["docs"],

@@ -129,9 +129,6 @@ def convert_cisi(raw_dir: str | Path) -> tuple[list, dict[str, str], dict[str, Q
     return docs, queries, {"qrels.tsv": qrels}
 
 
-CONVERTERS = {"cranfield": convert_cranfield, "cisi": convert_cisi}
-
-
 def write_flat(folder: str | Path, docs, queries: dict[str, str], qrels_files: dict[str, Qrels]) -> None:
     """Write corpus.jsonl.gz, queries.tsv and the qrels files (split-less layout) into `folder`."""
     folder = Path(folder)

@@ -3,7 +3,7 @@
 paper.md §3 [D]: budgets are percentages of the *backbone's* parameters, counted by each method's
 `count()` (the paper's convention: prefixes without the reparametrisation MLP, adapters with biases).
 
-Denominator. `backbone_params(c)` = our `Bert` (`full.bert_params`, no pooler) + the BERT pooler
+Denominator. `backbone_params(c)` = our `Bert` (`bert_params`, no pooler) + the BERT pooler
 (d·d + d), i.e. HF `BertModel` with `add_pooling_layer=True`: 108,891,648 + 590,592 = 109,482,240 for
 BERT-base, the figure paper.md quotes. Only this denominator reproduces every % the paper prints: without
 the pooler, Adapter r=200 is 6.79% and LoRA r=200 6.77% (paper: 6.76%, 6.73%). `pooler=False` is there
@@ -27,10 +27,17 @@ from peftir.methods.registry import get_method
 from peftir.models.bert import BertConfig
 
 
+def bert_params(c: BertConfig) -> int:
+    """Parameters of our `Bert` (embeddings + layers, no pooler): 108,891,648 for BERT-base."""
+    d, L, i = c.hidden_size, c.num_hidden_layers, c.intermediate_size
+    emb = (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * d + 2 * d  # + LayerNorm
+    attn = 4 * (d * d + d) + 2 * d  # q, k, v, out + LayerNorm
+    ffn = (d * i + i) + (i * d + d) + 2 * d  # up, down + LayerNorm
+    return emb + L * (attn + ffn)
+
+
 def backbone_params(c: BertConfig, pooler: bool = True) -> int:
     """The % denominator: 109,482,240 for BERT-base (HF BertModel with pooler)."""
-    from peftir.methods.full import bert_params
-
     d = c.hidden_size
     return bert_params(c) + (d * d + d if pooler else 0)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from peftir.methods.budget import backbone_params, bert_params
 from peftir.methods.registry import Method, register
 from peftir.models.bert import Bert, BertConfig
 
@@ -29,18 +30,7 @@ class Full(Method):
         return model
 
     def count(self, c: BertConfig, cfg: FullConfig | None = None) -> int:
-        from peftir.methods.budget import backbone_params
-
         return backbone_params(c)
 
     def count_train(self, c: BertConfig, cfg: FullConfig | None = None) -> int:
         return bert_params(c)
-
-
-def bert_params(c: BertConfig) -> int:
-    """Parameters of our `Bert` (embeddings + layers, no pooler)."""
-    d, L, i = c.hidden_size, c.num_hidden_layers, c.intermediate_size
-    emb = (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * d + 2 * d  # + LayerNorm
-    attn = 4 * (d * d + d) + 2 * d  # q, k, v, out + LayerNorm
-    ffn = (d * i + i) + (i * d + d) + 2 * d  # up, down + LayerNorm
-    return emb + L * (attn + ffn)

@@ -69,9 +69,6 @@ class PrefixSource(nn.Module):
         last, rows = self.mlp[2], slice(j * self.d, (j + 1) * self.d)  # only slot j's rows of (2Ld, h)
         return self.dropout(F.linear(hidden, last.weight[rows], last.bias[rows]))
 
-    def all_prefixes(self):  # (2L, l, d): what a trained model needs once the MLP is dropped
-        return torch.stack([self(j) for j in range(self.n_slots)])
-
 
 class PrefixLinear(Wrapper):
     """A frozen k/v projection that prepends prefix slot `slot` to its output: (B, T, d) -> (B, l+T, d)."""

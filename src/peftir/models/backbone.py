@@ -23,10 +23,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
-NOTES = {
-    "all-MiniLM-L6-v2": "all-MiniLM-L6-v2 is a sentence-embedding model (contrastively fine-tuned on "
-    "1B sentence pairs), not a plain pre-trained language model like the paper's bert-base",
-}
 
 
 def _minilm_path() -> Path:
@@ -76,6 +72,14 @@ def backbone_config(name: str) -> BertConfig:
     if name.startswith("tiny:"):
         return tiny_config(name)
     return BertConfig.from_json(resolve(name) / "config.json")
+
+
+def check_declared_backbone(real, declared: dict | None) -> None:
+    """`backbone.config` (the architecture a config declares) must agree with the checkpoint's, field by field."""
+    have = real.to_dict()
+    diff = {k: (v, have[k]) for k, v in (declared or {}).items() if k in have and have[k] != v}
+    if diff:
+        raise ValueError(f"backbone.config disagrees with the checkpoint's config (declared, real): {diff}")
 
 
 def load_tokenizer(name: str):

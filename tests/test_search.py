@@ -4,8 +4,9 @@ import itertools
 
 import numpy as np
 
-from peftir.encode import save_npz, shard_bounds
-from peftir.index import merge_topk, search_shards
+from peftir.encode import save_npz
+from peftir.inference import shard_bounds
+from peftir.search import search_shards
 
 
 def test_shard_bounds_cover_corpus_without_overlap():
@@ -13,11 +14,6 @@ def test_shard_bounds_cover_corpus_without_overlap():
     spans = [shard_bounds(1001, i, 7) for i in range(7)]
     assert spans[0][0] == 0 and spans[-1][1] == 1001
     assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
-
-
-def test_merge_topk_ties_by_docid():
-    assert merge_topk([[(3.0, "a"), (1.0, "b")], [(2.0, "c")]], 2) == [(3.0, "a"), (2.0, "c")]
-    assert merge_topk([[(1.0, "z")], [(1.0, "y")]], 1) == [(1.0, "y")]
 
 
 def test_sharded_search_equals_unsharded(tmp_path):
@@ -45,7 +41,7 @@ def test_read_shard_streams_exactly_the_shard(tmp_path):
     import json
 
     from peftir.data.collections import iter_corpus
-    from peftir.encode import read_shard
+    from peftir.inference import read_shard
 
     path = tmp_path / "corpus.jsonl.gz"
     with gzip.open(path, "wt", encoding="utf-8") as f:

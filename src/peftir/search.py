@@ -6,13 +6,12 @@ top-k lists are merged by score; ties are broken by docid so the result equals a
 
 from __future__ import annotations
 
-import heapq
-
 import numpy as np
 import torch
 
 from peftir.data.collections import load_queries
 from peftir.data.trec import write_run
+from peftir.inference import embed, load_model
 
 
 def search_shard(q: np.ndarray, emb: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -22,12 +21,6 @@ def search_shard(q: np.ndarray, emb: np.ndarray, k: int) -> tuple[np.ndarray, np
     index = faiss.IndexFlatIP(emb.shape[1])
     index.add(np.ascontiguousarray(emb, dtype=np.float32))
     return index.search(np.ascontiguousarray(q, dtype=np.float32), min(k, emb.shape[0]))
-
-
-def merge_topk(lists: list[list[tuple[float, str]]], k: int) -> list[tuple[float, str]]:
-    """Merge per-shard (score, docid) lists; highest score first, ties by docid.
-    E.g. [[(3,'a'),(1,'b')], [(2,'c')]], k=2 -> [(3,'a'), (2,'c')]."""
-    return heapq.nsmallest(k, (x for lst in lists for x in lst), key=lambda x: (-x[0], x[1]))
 
 
 def search_shards(q: np.ndarray, shard_paths: list[str], k: int) -> list[list[tuple[float, str]]]:
@@ -55,14 +48,11 @@ def search_shards(q: np.ndarray, shard_paths: list[str], k: int) -> list[list[tu
 def cmd_search(a) -> None:
     import faiss
 
-    from peftir.encode import load_encoder
-    from peftir.retriever import embed
-
     torch.set_num_threads(a.threads)
     faiss.omp_set_num_threads(a.threads)
     queries = load_queries(a.queries)
     qids = sorted(queries)
-    model, tok = load_encoder(a.model, a.backbone_json, a.device)
+    model, tok = load_model(a.model, a.backbone_json, a.device, stage="retriever")
     q = embed(model, tok, [queries[x] for x in qids], a.q_len, 256, a.device)
     best = search_shards(q, a.shards, a.depth)
     run = {qid: {d: s for s, d in hits} for qid, hits in zip(qids, best)}
