@@ -38,9 +38,10 @@ quick: $(STAMP)
 
 # Another experiment of config/ in its own directory, runs/$(P)/ (its own results/, report, logs), so it
 # never touches the default's: `make profile P=rerank100` (paper-depth re-ranking), `make profile P=seeds`.
-# The profile's own data_root, made absolute against the repository (relative, it would resolve in runs/$(P)/).
+# The resolved data_root (the profile's, else config.yaml's), made absolute against the repository
+# (relative, it would resolve in runs/$(P)/).
 P ?= rerank100
-DATA_ROOT ?= $(abspath $(shell sed -n 's/^data_root: *//p' config/$(P).yaml 2>/dev/null | tr -d "\"'"))
+DATA_ROOT ?= $(abspath $(shell $(BIN)/python -m peftir check-config --config config/$(P).yaml --get data_root 2>/dev/null))
 PROFILE_ARGS = --configfile config/$(P).yaml --config data_root=$(DATA_ROOT) --directory runs/$(P)
 profile: $(STAMP)
 	@test -f config/$(P).yaml || (echo "config/$(P).yaml: no such profile (see config/)" >&2; exit 2)
@@ -53,9 +54,16 @@ test: $(STAMP)
 		|| echo "chromium could not be installed: the report screenshot test will skip"
 	$(BIN)/pytest -q -ra
 
+# ruff; snakefmt's formatting check of the Snakefile and rules; Snakemake's linter on every shipped config
+# (each an overlay on config.yaml). Every step runs; the target fails if any failed. CI runs it (.ci/run).
+CONFIGS := config.yaml $(wildcard config/*.yaml)
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/snakemake --lint --configfile config.yaml
+	@rc=0; \
+	$(BIN)/ruff check src tests || rc=1; \
+	$(BIN)/snakefmt --check Snakefile workflow/rules || rc=1; \
+	for c in $(CONFIGS); do echo "snakemake --lint --configfile $$c"; \
+		$(BIN)/snakemake --lint --configfile $$c || rc=1; done; \
+	exit $$rc
 
 # After Snakemake itself was killed (kill -9, a closed terminal, a lost node): release its lock.
 # Only when no other Snakemake runs in this directory.

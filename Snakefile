@@ -4,27 +4,26 @@ Thin by design: every computation is a `python -m peftir <subcommand>` over the 
 src/peftir; this file validates the config and includes the rules.
 """
 
+import os
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
-# config.yaml is the default; `--configfile other.yaml` REPLACES it (Snakemake would otherwise merge
-# the two dicts, mixing e.g. the method grids of two experiments).
-if not config:
+# One resolved configuration: config.yaml (beside this file) is always the base; every `--configfile X`
+# (in order), then `--config key=value`, is an overlay on it. Maps merge key by key, lists and scalars
+# replace, null removes a key, `_replace: true` replaces a whole map (peftir.config.overlay; config.yaml's
+# header). Snakemake merges `configfile:` the same way but knows no removal; peftir resolves it, reading
+# every file through its strict loader (duplicate keys, templating refused).
+configfile: os.path.join(workflow.basedir, "config.yaml")
 
-    configfile: "config.yaml"
-
-
-import os
 
 from peftir import config as pcfg
 from peftir import io as pio
 
-# The config files again through peftir's strict loader (duplicate keys, templating refused), then
-# peftir's check: the same schema plus semantic checks, every message naming its key
-for _f in workflow.overwrite_configfiles or [f"{workflow.basedir}/config.yaml"]:
-    pcfg.load_yaml(_f)
+pcfg.resolve_workflow(config, workflow)
+# peftir's check first: the same schema plus semantic checks, every message naming its key
 pcfg.validate(config, workflow.basedir)
 validate(config, "workflow/schemas/config.schema.yaml")
 # Jobs write and remove only inside results/, checkpoints/ and converted dataset roots (peftir.io)

@@ -116,7 +116,7 @@ def main(argv=None) -> None:
     from peftir.models import factory  # noqa: F401
 
     info = machine()
-    config = pcfg.load_yaml(a.config)
+    config = pcfg.load(a.config)
     hp = config["retriever"]
     shape = (a.queries, a.group, a.q_len, a.p_len)
     dtypes = a.dtypes.split(",")

@@ -43,7 +43,7 @@ def worker(a) -> None:
     from peftir import config as pcfg
     from peftir.models.backbone import backbone_config
 
-    config = pcfg.load_yaml(ROOT / "config.yaml")
+    config = pcfg.load()
     batch = fixed_batch(a.queries, a.group, a.q_len, a.p_len, backbone_config("all-MiniLM-L6-v2").vocab_size)
     step, model = ours(spec_for(config, "full", "natural"), batch, config["retriever"], False)
     if a.what == "encode":

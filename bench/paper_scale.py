@@ -219,7 +219,7 @@ def main() -> None:
     quiet()
     from peftir import config as pcfg
 
-    cfg = pcfg.load_yaml(a.config)
+    cfg = pcfg.load(a.config)
     m = measure(cfg, pcfg)
     main_est = estimate(cfg, pcfg, m, MFU_TRAIN, MFU_INFER)
     low, high = estimate(cfg, pcfg, m, 0.40, 0.60), estimate(cfg, pcfg, m, 0.15, 0.25)

@@ -184,7 +184,7 @@ def main(argv=None) -> None:
     from peftir.models.backbone import backbone_config
 
     info = machine()
-    config = pcfg.load_yaml(a.config)
+    config = pcfg.load(a.config)
     hp = config["retriever"]
     bf16 = a.dtype == "bf16"
     c = backbone_config("all-MiniLM-L6-v2")

@@ -12,14 +12,14 @@ import yaml
 from peftir import config as pcfg
 from peftir.chunks import concat_runs, split_queries
 from peftir.data.trec import write_run
-from workflow_testutil import REPO, env, make_workdir, output, snakemake_cmd
+from workflow_testutil import REPO, config_yaml, env, make_workdir, output, snakemake_cmd
 
 MSMARCO = REPO / "config" / "msmarco.yaml"
 GPU_RULES = ("train_retriever", "train_reranker", "encode_shard", "rerank")
 
 
 def msmarco() -> dict:
-    return pcfg.load_yaml(MSMARCO)
+    return pcfg.load(MSMARCO)
 
 
 def job_stats(text: str) -> dict[str, int]:
@@ -177,7 +177,7 @@ def test_prebuilt_bm25_index_replaces_indexing(tmp_path):
     cfg["bm25"]["prebuilt"] = {"msmarco-passage": "msmarco-v1-passage", "msmarco-doc": "msmarco-v1-doc"}
     cfg["budget_seeds"] = {}
     wd = make_workdir(tmp_path)
-    (wd / "pre.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    (wd / "pre.yaml").write_text(config_yaml(cfg))
     r = dry(wd, "-p", "--configfile", "pre.yaml", "--until", "bm25_search", "bm25_search_chunk")
     out = output(r)
     assert r.returncode == 0, out[-3000:]

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from peftir.data.trec import read_run
 from peftir.io import read_json, read_jsonl
@@ -126,10 +125,8 @@ SHIPPED = [REPO / "config.yaml", *sorted((REPO / "config").glob("*.yaml"))]
 def test_dry_run_every_shipped_config(tmp_path, path):
     if not SHARED_DATA.exists():
         pytest.skip("../shared/data is not beside the repository")
-    c = yaml.safe_load(path.read_text())
-    c["data_root"] = str(SHARED_DATA)
-    wd = make_workdir(tmp_path, c)
-    r = snakemake(wd, "-n", "--configfile", "test.yaml", timeout=600)
+    wd = make_workdir(tmp_path)  # the profile as a user runs it: an overlay on config.yaml
+    r = snakemake(wd, "-n", "--configfile", str(path), "--config", f"data_root={SHARED_DATA}", timeout=600)
     out = output(r)
     if r.returncode != 0 and "not in the Hugging Face cache" in out:
         pytest.skip(f"{path.name}: its backbone is not available offline")

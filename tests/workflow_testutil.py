@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from peftir import config as pcfg
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 LINKED = ("Snakefile", "workflow", "src", "envs", "config", "config.yaml", "expected", "profiles")
@@ -17,11 +19,18 @@ BIN = Path(sys.executable).parent
 
 
 def load_config(name: str = "config/smoke.yaml", **top) -> dict:
-    """A shipped config with an absolute data_root (so it resolves from any work directory)."""
-    c = yaml.safe_load((REPO / name).read_text())
+    """A shipped profile resolved on config.yaml, with an absolute data_root (so it resolves from any work
+    directory)."""
+    c = pcfg.load(REPO / name)
     c["data_root"] = str(SHARED_DATA)
     c.update(top)
     return c
+
+
+def config_yaml(config: dict) -> str:
+    """A resolved configuration as a file for `--configfile`: complete on its own (`_replace: true` at the top),
+    so Snakemake does not lay it over config.yaml as an overlay."""
+    return yaml.safe_dump({pcfg.REPLACE: True, **config}, sort_keys=False)
 
 
 def make_workdir(path: Path, config: dict | None = None, name: str = "test.yaml") -> Path:
@@ -30,7 +39,7 @@ def make_workdir(path: Path, config: dict | None = None, name: str = "test.yaml"
         if (REPO / item).exists() and not (path / item).exists():
             (path / item).symlink_to(REPO / item)
     if config is not None:
-        (path / name).write_text(yaml.safe_dump(config, sort_keys=False))
+        (path / name).write_text(config_yaml(config))
     return path
 
 

@@ -1,5 +1,6 @@
-"""Configuration: JSON-schema validation (workflow/schemas/config.schema.yaml) plus the semantic
-checks a schema cannot express (registered methods, known datasets and splits, solvable budgets,
+"""Configuration: one resolved configuration from the embedded default (config.yaml) and overlays
+(`resolve`, semantics in `overlay`), then JSON-schema validation (workflow/schemas/config.schema.yaml)
+plus the semantic checks a schema cannot express (registered methods, known datasets and splits, solvable budgets,
 parseable measures, existing roots). Everything fails before any job starts, naming the key.
 
 Also the derived facts the Snakefile needs (method specs, the grid of systems), so that no logic
@@ -8,13 +9,17 @@ lives in .smk files.
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
 import yaml
 
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+BASE = REPO / "config.yaml"  # the embedded default: every configuration starts from it
 NATURAL = "natural"
+REPLACE = "_replace"  # in an overlay's map: the map replaces the base's instead of merging into it
 
 
 class ConfigError(ValueError):
@@ -64,6 +69,80 @@ def nonfinite_errors(obj, path: str = "") -> list[str]:
     return []
 
 
+def overlay(base, over, where: str = ""):
+    """`base` with the overlay `over` laid on top (neither is modified):
+    - maps merge key by key, recursively: the overlay states only what it changes;
+    - any other value (a scalar, a list such as `evaluation`, `seeds` or a measure list) replaces the base's
+      whole: lists are never merged element by element;
+    - a key set to null (`expected: null`, or `--config expected=`) is removed: the base's value is dropped;
+    - a map holding `_replace: true` replaces the base's map whole instead of merging into it (e.g. another
+      method grid: `methods: {_replace: true, full: {...}}`); at the top level, the file is a complete
+      configuration on its own.
+    E.g. overlay({"a": {"x": 1, "y": 2}, "l": [1, 2]}, {"a": {"y": 3}, "l": [5]}) == {"a": {"x": 1, "y": 3}, "l": [5]};
+    overlay({"a": {"x": 1}}, {"a": {"_replace": True, "z": 0}}) == {"a": {"z": 0}}."""
+    if not isinstance(over, dict):
+        return copy.deepcopy(over)
+    replace = over.get(REPLACE, False)
+    if not isinstance(replace, bool):
+        raise ConfigError(f"{where}{REPLACE}: must be true or false, not {replace!r}")
+    out = copy.deepcopy(base) if isinstance(base, dict) and not replace else {}
+    for k, v in over.items():
+        if k == REPLACE:
+            continue
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = overlay(out.get(k), v, f"{where}{k}.")
+    return out
+
+
+def resolve(overlays=(), overrides: dict | None = None, base: str | Path = BASE) -> dict:
+    """The one resolved configuration: `base` (config.yaml), then each overlay file (a path) or dict in order
+    (`--configfile`, e.g. config/quick.yaml), then `overrides` (`--config key=value`), by `overlay`'s rules.
+    Every key the default sets is present unless an overlay removed it; not validated (see `validate`)."""
+    config = load_yaml(base)
+    for o in [*overlays, overrides or {}]:
+        data = o if isinstance(o, dict) else load_yaml(o)
+        if not isinstance(data, dict):
+            raise ConfigError(f"{o}: a configuration must be a map of keys, not {type(data).__name__}")
+        config = overlay(config, data)
+    return config
+
+
+def load(*overlays, base: str | Path = BASE) -> dict:
+    """A shipped profile as Snakemake resolves it: `load("config/quick.yaml")` = config.yaml + quick.yaml."""
+    return resolve(overlays, base=base)
+
+
+def resolve_workflow(config: dict, workflow) -> dict:
+    """In the Snakefile: replace Snakemake's `config` (in place) by the resolved configuration of this
+    invocation: config.yaml beside the Snakefile, every `--configfile` in order, then `--config` overrides.
+    (Snakemake's own merge also starts from `configfile:` and merges maps, but knows no removal nor
+    `_replace`; the result here is the same wherever an overlay uses neither.)"""
+    settings = workflow.config_settings
+    resolved = resolve(settings.configfiles, dict(settings.config or {}), Path(workflow.basedir) / "config.yaml")
+    config.clear()
+    config.update(resolved)
+    return config
+
+
+def lookup(config: dict, key: str):
+    """The value at a dotted key path (`bm25.k1`, `evaluation.0.split`)."""
+    d = config
+    for k in key.split("."):
+        try:
+            d = d[int(k)] if isinstance(d, list) else d[k]
+        except (KeyError, IndexError, ValueError):
+            raise ConfigError(f"{key}: no such key in the resolved configuration") from None
+    return d
+
+
+def train_section_keys() -> set[str]:
+    """The keys a `retriever` / `reranker` section may hold (the schema's train_section)."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    return set(schema["$defs"]["train_section"]["properties"])
+
+
 def schema_errors(config: dict, schema_path: str | Path = SCHEMA) -> list[str]:
     import jsonschema
 
@@ -101,10 +180,21 @@ def output_roots(config: dict, workdir: str | Path) -> list[str]:
 
 def method_spec(config: dict, run: str, budget: str) -> dict:
     m = config["methods"][run]
-    solve = budget != NATURAL and config.get("solve_budgets", True)  # false: the configured sizes as given
+    solve = budget != NATURAL and config["solve_budgets"]  # false: the configured sizes as given
     pct = m.get("budget_pct", {}).get(budget, config["budgets"][budget]) if solve else None
-    params = {**m.get("params", {}), **m.get("budget_params", {}).get(budget, {})}
+    params = {**base_params(config, run), **m.get("budget_params", {}).get(budget, {})}
     return {"name": run, "method": m["method"], "params": params, "budget": budget, "budget_pct": pct}
+
+
+def base_params(config: dict, run: str) -> dict:
+    """A method's base `params` (none given: the method's own defaults)."""
+    return config["methods"][run].get("params", {})
+
+
+def reranker_lr(config: dict, run: str) -> float:
+    """A method's cross-encoder learning rate: `reranker_lr`, else its `lr`."""
+    m = config["methods"][run]
+    return m.get("reranker_lr", m["lr"])
 
 
 def method_json(config: dict, run: str, budget: str) -> str:
@@ -113,13 +203,20 @@ def method_json(config: dict, run: str, budget: str) -> str:
 
 def seeds_for(config: dict, budget: str) -> list[int]:
     """Seeds of one budget: `budget_seeds[budget]` when set (e.g. 3 seeds for the small grid), else `seeds`."""
-    return (config.get("budget_seeds") or {}).get(budget, config["seeds"])
+    return config["budget_seeds"].get(budget, config["seeds"])
 
 
 def grid(config: dict, stage: str = "retriever") -> list[tuple[str, str, int]]:
     """(run, budget, seed) for every trained system of a stage."""
     return [(run, b, s) for run, m in config["methods"].items() if stage in m.get("stages", [stage])
             for b in m["budgets"] for s in seeds_for(config, b)]
+
+
+def encode_p_len(config: dict, ds: str) -> int:
+    """Tokens per passage when encoding a corpus: the dataset's own `p_len` (e.g. 512 = FirstP for MS MARCO
+    documents), else the retriever's `max_len` when set, else its `p_len` (what it was trained on)."""
+    r = config["retriever"]
+    return config["datasets"][ds].get("p_len") or r.get("max_len") or r["p_len"]
 
 
 def format_errors(name: str, d: dict) -> list[str]:

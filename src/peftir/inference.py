@@ -35,7 +35,7 @@ def load_model(model: str, backbone_json: str | None, device: str, stage: str | 
         if not backbone_json:
             raise ValueError("--model zero-shot needs --backbone-json")
         bb = json.loads(backbone_json)
-        m = factory.zero_shot("retriever", bb["name"], bb["pooling"], bb.get("normalize", False))
+        m = factory.zero_shot("retriever", bb["name"], bb["pooling"], bb["normalize"])
         return m.to(device).eval(), load_tokenizer(bb["name"])
     m = factory.load(model, device)
     if stage is not None and m.meta["stage"] != stage:

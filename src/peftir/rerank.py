@@ -92,7 +92,7 @@ def cmd_rerank(a) -> None:
                                 a.device)
             else:
                 hp = model.meta.get("train", {})
-                cfg.update(q_len=a.q_len or hp.get("q_len", 32),
+                cfg.update(q_len=a.q_len or hp["q_len"],
                            max_len=a.max_len or model.meta.get("max_len") or max_len_of(hp))
                 run = rerank_cross(model, tok, cands, queries, corpus, cfg["q_len"], cfg["max_len"],
                                    a.batch_size, a.device)

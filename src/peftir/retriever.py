@@ -44,9 +44,9 @@ def cmd_train_retriever(a) -> None:
         "retriever", bb["pooling"], {"method": spec, "train": hp, "backbone": bb},
         key=[spec, hp, bb, a.probe_json],
         task=lambda tok, sampler, cfg: RetrievalTask(tok, sampler, cfg.batch_size, hp["q_len"], hp["p_len"],
-                                                     hp.get("temperature", 1.0)),
+                                                     hp["temperature"]),
         dev_fn=lambda dev, corpus, tok, device: dev_fn_for(dev, tok, hp["q_len"], hp["p_len"], device),
-        normalize=bb.get("normalize", False), gather=True, probe=probe, probe_out=a.probe_out)
+        normalize=bb["normalize"], gather=True, probe=probe, probe_out=a.probe_out)
     train_job.run(a, spec, hp, bb, stage)
 
 

@@ -42,7 +42,15 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
+        """From a config section (`retriever` / `reranker`): its training fields; the keys the commands read
+        themselves (n_neg, q_len, ..., the config schema's train_section) are passed over; any other key
+        is refused, naming it (it would otherwise be silently ignored)."""
+        from peftir.config import train_section_keys
+
         names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names - train_section_keys())
+        if unknown:
+            raise ValueError(f"training settings: unknown key(s) {unknown}; known: {sorted(names | train_section_keys())}")
         return cls(**{k: v for k, v in d.items() if k in names})
 
 

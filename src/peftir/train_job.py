@@ -85,7 +85,7 @@ def run(a, spec: dict, hp: dict, bb: dict, stage: Stage) -> None:
     dev_fn = None
     if a.dev_queries and cfg.eval_every and ctx.is_main:
         dev = DevSet(load_queries(a.dev_queries), load_qrels(a.dev_qrels), read_run(a.dev_run), corpus,
-                     hp.get("dev_queries", 64), hp.get("dev_candidates", 16), seed=0)
+                     hp["dev_queries"], hp["dev_candidates"], seed=0)
         dev_fn = stage.dev_fn(dev, corpus, tok, ctx.device)
     probe = stage.probe(task) if stage.probe else None
     trainer = Trainer(model, task, cfg, a.seed, a.ckpt_dir, dev_fn=dev_fn, probe=probe, device=ctx.device,

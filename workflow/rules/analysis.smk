@@ -11,36 +11,6 @@ PAPER_TABLE_IDS = ["table2"] + (["table4"] if aset.has_iaa(config) else []) + ([
 LANDSCAPES = [f"results/analysis/landscape/{r}/{b}/s{s}.npz" for r, b, s in aset.landscape_grid(config, pcfg.grid(config))]
 
 
-def stage_evals(stage):
-    if stage == "reranker":
-        return [{**e, "measures": config["rerank"]["measures"]} for e in config["evaluation"]]
-    return config["evaluation"]
-
-
-def stage_systems(stage):
-    return [f"results/{stage}/bm25/none/s0", f"results/{stage}/zero-shot/none/s0"] + system_dirs(stage)
-
-
-def table_stage(w):
-    return "reranker" if w.table == "table3" else "retriever"
-
-
-def stage_metrics(stage):
-    return [f"{d}/metrics/{e['dataset']}.{e['split']}.json" for d in stage_systems(stage) for e in stage_evals(stage)]
-
-
-def figure_out(stem, caption, category, subcategory=None):
-    """A figure's outputs: the PNG into the report (with its .rst caption), the PDF beside it."""
-    return [report(f"{stem}.png", caption=f"../report/{caption}.rst", category=category, subcategory=subcategory),
-            f"{stem}.pdf"]
-
-
-def table_out(stem, caption, category="Tables"):
-    """A table's outputs: the rendered HTML into the report, CSV / Markdown / LaTeX beside it."""
-    return [report(f"{stem}.html", caption=f"../report/{caption}.rst", category=category), f"{stem}.csv",
-            f"{stem}.md", f"{stem}.tex"]
-
-
 rule paper_table:
     """Table 2, 3 or 4 of the paper for this config (mean ± std over seeds, * and † markers)."""
     input:
@@ -62,7 +32,7 @@ rule paper_table:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "{PY} paper-table --kind {wildcards.table:q} --stage {params.stage:q} --systems {params.systems:q}"
+        "python -m peftir paper-table --kind {wildcards.table:q} --stage {params.stage:q} --systems {params.systems:q}"
         " --evals {params.evals:q} --alpha {params.alpha:q} --paper-datasets {params.paper:q}"
         " --backbone {params.backbone:q} --stem results/tables/{wildcards.table:q} > {log:q} 2>&1"
 
@@ -88,7 +58,7 @@ rule convergence:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "{PY} convergence --stage {wildcards.stage} --curves {input.curves:q} --metric {params.metric:q}"
+        "python -m peftir convergence --stage {wildcards.stage} --curves {input.curves:q} --metric {params.metric:q}"
         " --fractions {params.fractions:q} --beta {params.beta:q} --spike-k {params.k:q} --budgets {params.budgets:q}"
         " --backbone {params.backbone:q} --fig-stem results/figures/convergence.{wildcards.stage}"
         " --table-stem results/tables/convergence.{wildcards.stage} > {log:q} 2>&1"
@@ -103,7 +73,7 @@ rule landscape:
     output:
         npz="results/analysis/landscape/{run}/{budget}/s{seed}.npz",
     params:
-        hp=as_json(config["retriever"]),
+        hp=as_json(without(config["retriever"], "gpus")),
         settings=as_json(AN["landscape"]["compute"]),
     log:
         "logs/analysis/landscape/{run}/{budget}/s{seed}.log",
@@ -115,7 +85,7 @@ rule landscape:
     conda:
         "../../envs/torch.yaml"
     shell:
-        "{PY} landscape --model {input.model:q} --triples {input.triples:q} --corpus {input.corpus:q}"
+        "python -m peftir landscape --model {input.model:q} --triples {input.triples:q} --corpus {input.corpus:q}"
         " --train-json {params.hp:q} --settings-json {params.settings:q} --out {output.npz:q}"
         " --threads {threads} > {log:q} 2>&1"
 
@@ -137,7 +107,7 @@ rule landscape_plot:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "{PY} plot-landscape --inputs {input.npz:q} --radius {params.radius:q} --backbone {params.backbone:q}"
+        "python -m peftir plot-landscape --inputs {input.npz:q} --radius {params.radius:q} --backbone {params.backbone:q}"
         " --fig-1d results/figures/landscape_1d --fig-2d results/figures/landscape_2d"
         " --fig-path results/figures/landscape_path --table-stem results/tables/landscape_sharpness > {log:q} 2>&1"
 
@@ -156,7 +126,7 @@ rule discrepancy:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "{PY} discrepancy-report --inputs {input.probes:q} --backbone {params.backbone:q}"
+        "python -m peftir discrepancy-report --inputs {input.probes:q} --backbone {params.backbone:q}"
         " --fig-stem results/figures/discrepancy --table-stem results/tables/discrepancy > {log:q} 2>&1"
 
 
@@ -166,14 +136,14 @@ rule figure3:
         figure_out("results/figures/figure3", "figure3", "Figure 3"),
         json="results/figures/figure3.json",
     params:
-        methods=as_json([[r, {"method": m["method"], "params": m.get("params", {})}] for r, m in config["methods"].items()]),
+        methods=as_json([[r, {"method": m["method"], "params": pcfg.base_params(config, r)}] for r, m in config["methods"].items()]),
         backbone=config["backbone"]["name"],
     log:
         "logs/analysis/figure3.log",
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "{PY} figure3 --methods-json {params.methods:q} --backbone {params.backbone:q}"
+        "python -m peftir figure3 --methods-json {params.methods:q} --backbone {params.backbone:q}"
         " --stem results/figures/figure3 --json {output.json:q} > {log:q} 2>&1"
 
 

@@ -13,11 +13,11 @@ rule bm25_index:
         "logs/bm25/{ds}/index.log",
     benchmark:
         "benchmarks/bm25/{ds}/index.tsv"
-    threads: config["bm25"].get("threads", 1)
+    threads: config["bm25"]["threads"]
     conda:
         "../../envs/pyserini.yaml"
     shell:
-        "{PY} bm25-index --corpus {input.corpus:q} --index {output.index:q} --threads {threads} > {log:q} 2>&1"
+        "python -m peftir bm25-index --corpus {input.corpus:q} --index {output.index:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule bm25_search:
@@ -36,11 +36,11 @@ rule bm25_search:
         "logs/bm25/{ds}/search.{split}.log",
     benchmark:
         "benchmarks/bm25/{ds}/search.{split}.tsv"
-    threads: config["bm25"].get("threads", 1)
+    threads: config["bm25"]["threads"]
     conda:
         "../../envs/pyserini.yaml"
     shell:
-        "{PY} bm25-search {params.source:q} --queries {input.queries:q} --out {output.run:q}"
+        "python -m peftir bm25-search {params.source:q} --queries {input.queries:q} --out {output.run:q}"
         " --k {params.k:q} --k1 {params.k1:q} --b {params.b:q} --threads {threads} --tag bm25 > {log:q} 2>&1"
 
 
@@ -59,7 +59,7 @@ if QUERY_CHUNKS > 1:
         conda:
             "../../envs/torch.yaml"
         shell:
-            "{PY} split-queries --queries {input.queries:q} --out {output.chunks:q} > {log:q} 2>&1"
+            "python -m peftir split-queries --queries {input.queries:q} --out {output.chunks:q} > {log:q} 2>&1"
 
     rule bm25_search_chunk:
         """BM25 run of one query chunk."""
@@ -79,11 +79,11 @@ if QUERY_CHUNKS > 1:
             "logs/bm25/{ds}/search.{split}.{chunk}.log",
         benchmark:
             "benchmarks/bm25/{ds}/search.{split}.{chunk}.tsv"
-        threads: config["bm25"].get("threads", 1)
+        threads: config["bm25"]["threads"]
         conda:
             "../../envs/pyserini.yaml"
         shell:
-            "{PY} bm25-search {params.source:q} --queries {input.queries:q} --out {output.run:q}"
+            "python -m peftir bm25-search {params.source:q} --queries {input.queries:q} --out {output.run:q}"
             " --k {params.k:q} --k1 {params.k1:q} --b {params.b:q} --threads {threads} --tag bm25 > {log:q} 2>&1"
 
     rule bm25_concat_chunks:
@@ -100,7 +100,7 @@ if QUERY_CHUNKS > 1:
         conda:
             "../../envs/torch.yaml"
         shell:
-            "{PY} concat-runs --runs {input.runs:q} --out {output.run:q} > {log:q} 2>&1"
+            "python -m peftir concat-runs --runs {input.runs:q} --out {output.run:q} > {log:q} 2>&1"
 
 
 rule mine_negatives:
@@ -114,13 +114,13 @@ rule mine_negatives:
         stats="results/train/{ds}/triples.stats.json",
     params:
         depth=config["negatives"]["depth"],
-        skip=config["negatives"].get("skip_top", 0),
-        seed=config.get("sample_seed", 13),
+        skip=config["negatives"]["skip_top"],
+        seed=config["sample_seed"],
     log:
         "logs/train/{ds}/mine_negatives.log",
     conda:
         "../../envs/torch.yaml"
     shell:
-        "{PY} mine-negatives --run {input.run:q} --qrels {input.qrels:q} --queries {input.queries:q}"
+        "python -m peftir mine-negatives --run {input.run:q} --qrels {input.qrels:q} --queries {input.queries:q}"
         " --out {output.triples:q} --stats {output.stats:q} --depth {params.depth:q} --skip-top {params.skip:q}"
         " --seed {params.seed:q} > {log:q} 2>&1"

@@ -58,7 +58,7 @@ def rel_for(ds, split):
     for e in config["evaluation"]:
         if (e["dataset"], e["split"]) == (ds, split) and "rel" in e:
             return e["rel"]
-    return config.get("relevance_threshold", 1)
+    return config["relevance_threshold"]
 
 
 def without(d, *keys):
@@ -74,8 +74,8 @@ def launcher(resources):
 
 # BM25 (bm25.smk): a pyserini prebuilt index per dataset, or the pipeline's own; the training split's
 # search in QUERY_CHUNKS parallel jobs.
-PREBUILT = config["bm25"].get("prebuilt") or {}
-QUERY_CHUNKS = config["bm25"].get("query_chunks", 1)
+PREBUILT = config["bm25"]["prebuilt"]
+QUERY_CHUNKS = config["bm25"]["query_chunks"]
 TRAIN_PAIR = (config["train"]["dataset"], config["train"]["split"])
 
 
@@ -95,3 +95,47 @@ def bm25_depth(w):
 def system_dirs(stage):
     """results/{stage}/{run}/{budget}/s{seed} for the trained grid."""
     return [f"results/{stage}/{r}/{b}/s{s}" for r, b, s in pcfg.grid(config, stage)]
+
+
+# Dense retrieval (retrieve.smk): a trained bi-encoder's directory, or the zero-shot backbone.
+def model_input(w):
+    return [] if w.run == "zero-shot" else [f"results/retriever/{w.run}/{w.budget}/s{w.seed}/model"]
+
+
+def model_arg(w):
+    return "zero-shot" if w.run == "zero-shot" else f"results/retriever/{w.run}/{w.budget}/s{w.seed}/model"
+
+
+# Tables and figures (report.smk, analysis.smk).
+def metric_files(stage, systems):
+    return [f"{d}/metrics/{ds}.{split}.json" for d in systems for ds, split in eval_pairs()]
+
+
+def stage_evals(stage):
+    if stage == "reranker":
+        return [{**e, "measures": config["rerank"]["measures"]} for e in config["evaluation"]]
+    return config["evaluation"]
+
+
+def stage_systems(stage):
+    return [f"results/{stage}/bm25/none/s0", f"results/{stage}/zero-shot/none/s0"] + system_dirs(stage)
+
+
+def table_stage(w):
+    return "reranker" if w.table == "table3" else "retriever"
+
+
+def stage_metrics(stage):
+    return [f"{d}/metrics/{e['dataset']}.{e['split']}.json" for d in stage_systems(stage) for e in stage_evals(stage)]
+
+
+def figure_out(stem, caption, category, subcategory=None):
+    """A figure's outputs: the PNG into the report (with its .rst caption), the PDF beside it."""
+    return [report(f"{stem}.png", caption=f"../report/{caption}.rst", category=category, subcategory=subcategory),
+            f"{stem}.pdf"]
+
+
+def table_out(stem, caption, category="Tables"):
+    """A table's outputs: the rendered HTML into the report, CSV / Markdown / LaTeX beside it."""
+    return [report(f"{stem}.html", caption=f"../report/{caption}.rst", category=category), f"{stem}.csv",
+            f"{stem}.md", f"{stem}.tex"]

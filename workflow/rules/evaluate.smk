@@ -18,5 +18,5 @@ rule evaluate:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "{PY} evaluate --run {input.run:q} --qrels {input.qrels:q} --measures {params.measures:q}"
+        "python -m peftir evaluate --run {input.run:q} --qrels {input.qrels:q} --measures {params.measures:q}"
         " --rel {params.rel:q} --out {output.metrics:q} > {log:q} 2>&1"

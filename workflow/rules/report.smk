@@ -1,10 +1,6 @@
 """Tables (CSV + Markdown + LaTeX) and figures from the metrics; every one goes into the HTML report."""
 
 
-def metric_files(stage, systems):
-    return [f"{d}/metrics/{ds}.{split}.json" for d in systems for ds, split in eval_pairs()]
-
-
 RETRIEVER_SYSTEMS = ["results/retriever/bm25/none/s0", "results/retriever/zero-shot/none/s0"] + system_dirs(
     "retriever"
 )
@@ -28,5 +24,5 @@ rule tables:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "{PY} table --stage retriever --systems {params.systems:q} --evals {params.evals:q}"
+        "python -m peftir table --stage retriever --systems {params.systems:q} --evals {params.evals:q}"
         " --backbone {params.backbone:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} > {log:q} 2>&1"

@@ -35,7 +35,7 @@ rule train_reranker:
         hp=lambda w: as_json(
             {
                 **without(config["reranker"], "gpus"),
-                "lr": config["methods"][w.run].get("reranker_lr", config["methods"][w.run]["lr"]),
+                "lr": pcfg.reranker_lr(config, w.run),
             }
         ),
         backbone=backbone_json(),
@@ -47,7 +47,7 @@ rule train_reranker:
         "benchmarks/reranker/{run}/{budget}/s{seed}/train.tsv"
     threads: config["threads"]
     resources:
-        gpu=config["reranker"].get("gpus", 1),
+        gpu=config["reranker"]["gpus"],
     conda:
         "../../envs/torch.yaml"
     shell:
@@ -74,8 +74,8 @@ rule rerank:
     params:
         depth=RERANK["depth"],
         candidates=RERANK["candidates"],
-        bs=RERANK.get("batch_size", 64),
-        bf16="--bf16" if RERANK.get("bf16") else "",
+        bs=RERANK["batch_size"],
+        bf16="--bf16" if RERANK["bf16"] else "",
     log:
         "logs/reranker/{run}/{budget}/s{seed}/rerank.{ds}.{split}.log",
     benchmark:
@@ -86,7 +86,7 @@ rule rerank:
     conda:
         "../../envs/torch.yaml"
     shell:
-        "{PY} rerank --model {input.model:q} --run {input.first:q} --queries {input.queries:q}"
+        "python -m peftir rerank --model {input.model:q} --run {input.first:q} --queries {input.queries:q}"
         " --corpus {input.corpus:q} --depth {params.depth:q} --candidates {params.candidates:q}"
         " --batch-size {params.bs:q} {params.bf16:q} --out {output.run:q} --run-info {output.info:q}"
         " --tag {wildcards.run:q} --threads {threads} > {log:q} 2>&1"
@@ -105,7 +105,7 @@ rule rerank_reference_bm25:
     conda:
         "../../envs/torch.yaml"
     shell:
-        "{PY} rerank --model none --run {input.first:q} --depth {params.depth:q} --out {output.run:q}"
+        "python -m peftir rerank --model none --run {input.first:q} --depth {params.depth:q} --out {output.run:q}"
         " --tag bm25 > {log:q} 2>&1"
 
 
@@ -124,8 +124,8 @@ rule rerank_zero_shot:
         candidates=RERANK["candidates"],
         q_len=config["reranker"]["q_len"],
         p_len=config["reranker"]["p_len"],
-        bs=RERANK.get("batch_size", 64),
-        bf16="--bf16" if RERANK.get("bf16") else "",
+        bs=RERANK["batch_size"],
+        bf16="--bf16" if RERANK["bf16"] else "",
     log:
         "logs/reranker/zero-shot/none/s0/rerank.{ds}.{split}.log",
     benchmark:
@@ -136,7 +136,7 @@ rule rerank_zero_shot:
     conda:
         "../../envs/torch.yaml"
     shell:
-        "{PY} rerank --model zero-shot --backbone-json {params.backbone:q} --run {input.first:q}"
+        "python -m peftir rerank --model zero-shot --backbone-json {params.backbone:q} --run {input.first:q}"
         " --queries {input.queries:q} --corpus {input.corpus:q} --depth {params.depth:q}"
         " --candidates {params.candidates:q} --q-len {params.q_len:q} --p-len {params.p_len:q} --batch-size {params.bs:q}"
         " {params.bf16:q} --out {output.run:q} --run-info {output.info:q} --tag zero-shot --threads {threads}"
@@ -161,5 +161,5 @@ rule tables_reranking:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "{PY} table --stage reranker --systems {params.systems:q} --evals {params.evals:q}"
+        "python -m peftir table --stage reranker --systems {params.systems:q} --evals {params.evals:q}"
         " --backbone {params.backbone:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} > {log:q} 2>&1"

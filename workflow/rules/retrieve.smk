@@ -1,14 +1,6 @@
 """Dense retrieval: encode each corpus shard (one job per shard), then FAISS search merging shards."""
 
 
-def model_input(w):
-    return [] if w.run == "zero-shot" else [f"results/retriever/{w.run}/{w.budget}/s{w.seed}/model"]
-
-
-def model_arg(w):
-    return "zero-shot" if w.run == "zero-shot" else f"results/retriever/{w.run}/{w.budget}/s{w.seed}/model"
-
-
 rule encode_shard:
     """Embed one shard of a corpus with one bi-encoder."""
     wildcard_constraints:
@@ -22,9 +14,9 @@ rule encode_shard:
         model=model_arg,
         backbone=backbone_json(),
         n=config["encode"]["n_shards"],
-        p_len=lambda w: config["datasets"][w.ds].get("p_len", config["retriever"].get("max_len", config["retriever"]["p_len"])),
-        bs=config["encode"].get("batch_size", 128),
-        bf16="--bf16" if config["encode"].get("bf16") else "",
+        p_len=lambda w: pcfg.encode_p_len(config, w.ds),
+        bs=config["encode"]["batch_size"],
+        bf16="--bf16" if config["encode"]["bf16"] else "",
     log:
         "logs/retriever/{run}/{budget}/s{seed}/encode.{ds}.{shard}.log",
     benchmark:
@@ -35,7 +27,7 @@ rule encode_shard:
     conda:
         "../../envs/torch.yaml"
     shell:
-        "TOKENIZERS_PARALLELISM=true RAYON_NUM_THREADS={threads} {PY} encode --model {params.model:q} --backbone-json {params.backbone:q} --corpus {input.corpus:q}"
+        "TOKENIZERS_PARALLELISM=true RAYON_NUM_THREADS={threads} python -m peftir encode --model {params.model:q} --backbone-json {params.backbone:q} --corpus {input.corpus:q}"
         " --shard {wildcards.shard:q} --n-shards {params.n:q} --p-len {params.p_len:q} --batch-size {params.bs:q}"
         " {params.bf16:q} --out {output.emb:q} --threads {threads} > {log:q} 2>&1"
 
@@ -56,7 +48,7 @@ rule dense_search:
     params:
         model=model_arg,
         backbone=backbone_json(),
-        depth=config["search"].get("depth", 1000),
+        depth=config["search"]["depth"],
         q_len=config["retriever"]["q_len"],
     log:
         "logs/retriever/{run}/{budget}/s{seed}/search.{ds}.{split}.log",
@@ -66,6 +58,6 @@ rule dense_search:
     conda:
         "../../envs/torch.yaml"
     shell:
-        "{PY} search --model {params.model:q} --backbone-json {params.backbone:q} --queries {input.queries:q}"
+        "python -m peftir search --model {params.model:q} --backbone-json {params.backbone:q} --queries {input.queries:q}"
         " --shards {input.shards:q} --depth {params.depth:q} --q-len {params.q_len:q} --out {output.run:q}"
         " --tag {wildcards.run:q} --threads {threads} > {log:q} 2>&1"

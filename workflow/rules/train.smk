@@ -32,7 +32,7 @@ rule train_retriever:
         "benchmarks/retriever/{run}/{budget}/s{seed}/train.tsv"
     threads: config["threads"]
     resources:
-        gpu=config["retriever"].get("gpus", 1),
+        gpu=config["retriever"]["gpus"],
     conda:
         "../../envs/torch.yaml"
     shell:

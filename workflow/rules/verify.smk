@@ -22,7 +22,7 @@ rule verify:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "{PY} verify --metrics {input.metrics:q} --expected {input.expected:q} --out {output.report:q}"
+        "python -m peftir verify --metrics {input.metrics:q} --expected {input.expected:q} --out {output.report:q}"
         " 2>&1 | tee {log:q}"
 
 
@@ -40,5 +40,5 @@ rule expected_scores:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "{PY} verify --metrics {input.metrics:q} --expected {output.expected:q} --like {params.like:q}"
+        "python -m peftir verify --metrics {input.metrics:q} --expected {output.expected:q} --like {params.like:q}"
         " --write-expected --source {params.source:q} > {log:q} 2>&1"

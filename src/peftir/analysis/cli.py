@@ -253,7 +253,7 @@ def register(sub) -> None:
     p.add_argument("--triples", required=True)
     p.add_argument("--corpus", required=True)
     p.add_argument("--train-json", required=True, help="the retriever section (batch, lengths, n_neg)")
-    p.add_argument("--settings-json", default="{}", help="grid and sample (landscape_job.DEFAULTS)")
+    p.add_argument("--settings-json", default="{}", help="grid and sample (gaps: config.yaml's analysis.landscape.compute)")
     p.add_argument("--out", required=True)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="auto", help="cpu, cuda, ... (auto: cuda where available)")

@@ -31,17 +31,17 @@ import numpy as np
 import torch
 
 from peftir.analysis import landscape as ls
-from peftir.analysis.settings import LANDSCAPE_COMPUTE
-
-DEFAULTS = LANDSCAPE_COMPUTE
+from peftir.analysis import settings as aset
 
 
 def settings_of(given: dict | None) -> dict:
-    s = {**DEFAULTS, **(given or {})}
-    unknown = sorted(set(s) - set(DEFAULTS))
+    """The grid and sample: `given` over config.yaml's analysis.landscape.compute (the one place of the
+    defaults); an unknown key is refused."""
+    defaults = aset.defaults()["landscape"]["compute"]
+    unknown = sorted(set(given or {}) - set(defaults))
     if unknown:
-        raise ValueError(f"landscape settings: unknown keys {unknown}; valid: {sorted(DEFAULTS)}")
-    return s
+        raise ValueError(f"landscape settings: unknown keys {unknown}; valid: {sorted(defaults)}")
+    return {**defaults, **(given or {})}
 
 
 def load_initial_and_trained(model_dir: str | Path, device: str = "cpu"):
@@ -116,14 +116,16 @@ def run(model_dir, triples, corpus, hp: dict, settings: dict, device: str = "cpu
     from peftir.data.collections import load_corpus
     from peftir.models.backbone import load_tokenizer
     from peftir.tasks import RetrievalTask, TripleSampler
+    from peftir.train import TrainConfig
 
     s = settings_of(settings)
     model, theta0 = load_initial_and_trained(model_dir, device)
     sampler = TripleSampler(triples, load_corpus(corpus), hp["n_neg"])
     tok = load_tokenizer(model.meta["backbone"])
-    task = RetrievalTask(tok, sampler, hp["batch_size"], hp["q_len"], hp["p_len"], hp.get("temperature", 1.0))
+    cfg = TrainConfig.from_dict(hp)  # the retriever section, checked: bf16 and the batch as trained
+    task = RetrievalTask(tok, sampler, cfg.batch_size, hp["q_len"], hp["p_len"], hp["temperature"])
     batches = training_sample(task, s["sample_queries"], s["sample_seed"])
-    bf16 = bool(hp.get("bf16", False))
+    bf16 = cfg.bf16
     data = compute(model, theta0, loss_function(model, task, batches, device, bf16), s)
     meta = {"settings": s, "bf16": bf16, "method": model.meta["spec"], "achieved_pct": model.meta.get("achieved_pct"),
             "trainable_params": sum(p.numel() for _, p in ls.trainable_parameters(model)),

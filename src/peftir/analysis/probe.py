@@ -19,11 +19,9 @@ from collections.abc import Callable, Sequence
 
 from torch import nn
 
+from peftir.analysis import settings as aset
 from peftir.analysis.discrepancy import UpdateDirectionProbe
-from peftir.analysis.settings import PROBE
 from peftir.io import write_jsonl
-
-DEFAULTS = PROBE
 
 
 def bert_layers(model: nn.Module) -> list[nn.Module]:
@@ -82,12 +80,13 @@ def _to(batch, device):
 
 
 def retrieval_probe(task, settings: dict) -> TrainingProbe:
-    """A probe for a `RetrievalTask`: `settings` {"every", "batches", "batch_size", "seed"} (DEFAULTS
-    fill the gaps); the batches come from a copy of the task's sampler with its own seeded RNG."""
-    s = {**DEFAULTS, **settings}
-    unknown = sorted(set(s) - set(DEFAULTS))
+    """A probe for a `RetrievalTask`: `settings` {"every", "batches", "batch_size", "seed"} (config.yaml's
+    analysis.discrepancy fills the gaps); the batches come from a copy of the task's sampler with its own
+    seeded RNG."""
+    unknown = sorted(set(settings) - set(aset.PROBE_KEYS))
     if unknown:
-        raise ValueError(f"probe settings: unknown keys {unknown}; valid: {sorted(DEFAULTS)}")
+        raise ValueError(f"probe settings: unknown keys {unknown}; valid: {sorted(aset.PROBE_KEYS)}")
+    s = {**{k: aset.defaults()["discrepancy"][k] for k in aset.PROBE_KEYS}, **settings}
     sampler = copy.copy(task.sampler)  # shares the read-only rows; its own shuffle order
     sampler.order = []
     probe_task = copy.copy(task)
