@@ -16,10 +16,12 @@ prints one line per rule and exits 1 on any problem (tests/test_envs.py runs it)
   importing every module of `peftir.cli.SUBCOMMAND_MODULES`, so their module-level imports (followed
   through peftir) are loaded by every command. In the command's own module: its module-level imports, the
   imports inside the command's function and inside every function or class of that module the function
-  names (transitively); every other peftir module these import counts whole: all its imports, in any
-  function, and so on for every peftir module reached (an over-approximation: it may ask an environment
-  for a package a command never imports on its path, never the other way round, short of imports by
-  computed names);
+  names (transitively); every other peftir module these import counts with all its imports, in any
+  function, unless its importer uses only some of its functions (`from peftir.x import f`, or only
+  attributes `x.f` of the module bound to a name): then its module-level imports and those functions'
+  imports count. And so on for every peftir module reached (an over-approximation: it may ask an
+  environment for a package a command never imports on its path, not the other way round, short of
+  imports by computed names or calls through objects passed around);
 - top-level module names map to distributions with importlib.metadata.packages_distributions();
   the standard library and peftir itself are left out.
 """
@@ -152,24 +154,76 @@ def _with_parents(name: str) -> list[str]:
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
+@cache
+def uses_of(module: str) -> dict[str, frozenset[str] | None]:
+    """{peftir module: the names `module` uses from it (None: the whole module)}. `from peftir.x import f`
+    uses f; a module bound to a name (`from peftir import x as a`) uses the attributes read from it
+    (`a.f`), or the whole module if the name is used any other way."""
+    path = module_file(module)
+    tree = ast.parse(path.read_text())
+    uses: dict[str, set[str] | None] = {}
+    alias: dict[str, str] = {}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.ImportFrom) and not n.level and (n.module or "").split(".")[0] == "peftir":
+            for a in n.names:
+                sub = f"{n.module}.{a.name}"
+                if module_file(sub):
+                    alias[a.asname or a.name] = sub
+                elif uses.get(n.module, set()) is not None:
+                    uses.setdefault(n.module, set()).add(a.name)
+        elif isinstance(n, ast.Import):
+            for a in n.names:
+                if a.name.split(".")[0] == "peftir":
+                    if a.asname:
+                        alias[a.asname] = a.name
+                    else:
+                        uses[a.name] = None
+    attrs: dict[str, set[str] | None] = {k: set() for k in alias}
+    parents = {id(c): p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Name) and n.id in alias and attrs[n.id] is not None:
+            parent = parents.get(id(n))
+            if isinstance(parent, ast.Attribute) and parent.value is n:
+                attrs[n.id].add(parent.attr)
+            else:
+                attrs[n.id] = None
+    for name, mod in alias.items():
+        if attrs[name] is None or uses.get(mod, set()) is None:
+            uses[mod] = None
+        else:
+            uses.setdefault(mod, set()).update(attrs[name])
+    return {k: (None if v is None else frozenset(v)) for k, v in uses.items()}
+
+
 def reach(roots, every: bool) -> tuple[set[str], set[str]]:
     """(peftir modules reached, third-party dotted names imported) from `roots`, following module-level
-    imports only (every=False) or every import (every=True)."""
-    seen: set[str] = set()
+    imports only (every=False) or every import (every=True). With every=True, a module another one uses
+    only some functions of (uses_of) counts its module-level imports and those functions' imports."""
+    seen: dict[str, set[str] | None] = {}
     third: set[str] = set()
-    stack = [p for r in roots for p in _with_parents(r)]
+    stack: list[tuple[str, frozenset[str] | None]] = [(p, None) for r in roots for p in _with_parents(r)]
     while stack:
-        mod = stack.pop()
-        if mod in seen:
+        mod, names = stack.pop()
+        done = seen.get(mod, set())
+        if done is None or (names is not None and names <= done):
             continue
-        seen.add(mod)
+        seen[mod] = None if names is None else done | names
         top, all_ = imports_of(mod)
-        for name in all_ if every else top:
+        if not every:
+            found = set(top)
+        elif names is None:
+            found = set(all_)
+        else:
+            defs = {d.name for d in ast.parse(module_file(mod).read_text()).body
+                    if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+            found = set(top).union(*[function_imports(mod, n) for n in names if n in defs])
+        uses = uses_of(mod) if every else {}
+        for name in found:
             if name.split(".")[0] == "peftir":
-                stack += [p for p in _with_parents(name) if module_file(p)]
+                stack += [(p, uses.get(p) if p == name else None) for p in _with_parents(name) if module_file(p)]
             elif name.split(".")[0] not in sys.stdlib_module_names and name != "__future__":
                 third.add(name)
-    return seen, third
+    return set(seen), third
 
 
 def startup() -> tuple[set[str], set[str]]:
