@@ -4,7 +4,6 @@ and the chunked BM25 search of the training queries equals one search."""
 
 import copy
 import re
-import shutil
 import subprocess
 
 import pytest
@@ -191,10 +190,10 @@ def test_prebuilt_bm25_index_replaces_indexing(tmp_path):
 
 def test_slurm_profile_keys(dry_run):
     p = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
-    assert p["executor"] == "slurm" and p["jobs"] == 100 and p["use-conda"] is True
+    assert p["executor"] == "slurm" and p["jobs"] == 100 and "use-conda" not in p  # --sdm conda: command line
     assert {"slurm_partition", "slurm_account", "mem_mb", "runtime", "cpus_per_task"} <= set(p["default-resources"])
     for rule in GPU_RULES:
-        assert p["set-resources"][rule]["gpu"] >= 1, rule
+        assert p["set-resources"][rule]["slurm_partition"] == "<gpu-partition>", rule
     rules = set(job_stats(dry_run))
     assert set(p["set-resources"]) <= rules, set(p["set-resources"]) - rules  # no typo in a rule name
     local = yaml.safe_load((REPO / "profiles" / "local" / "config.yaml").read_text())
@@ -202,17 +201,10 @@ def test_slurm_profile_keys(dry_run):
 
 
 def test_slurm_profile_dry_run(tmp_path):
-    """`snakemake -n --profile profiles/slurm` with the executor plugin: cheap steps are local rules.
-    Without conda on this machine, the same profile with use-conda off."""
+    """`snakemake -n --profile profiles/slurm` with the executor plugin (conda or not: tests/test_slurm_profile.py)."""
     pytest.importorskip("snakemake_executor_plugin_slurm")
     wd = make_workdir(tmp_path)
-    profile = "profiles/slurm"
-    if shutil.which("conda") is None:
-        (wd / "slurm").mkdir()
-        text = (REPO / profile / "config.yaml").read_text().replace("use-conda: true", "use-conda: false")
-        (wd / "slurm" / "config.yaml").write_text(text)
-        profile = "slurm"
-    r = dry(wd, "--profile", profile, "--configfile", "config/msmarco.yaml")
+    r = dry(wd, "--profile", "profiles/slurm", "--configfile", "config/msmarco.yaml")
     out = output(r)
     assert r.returncode == 0, out[-3000:]
     assert job_stats(out)["train_retriever"] == 34

@@ -72,6 +72,11 @@ def test_rows_markers_and_paper_columns(systems):
     assert lora[f"{col} p vs best PET"] == pytest.approx(stats.ttest_rel(up, FULL).pvalue)  # adapter = FULL
     assert lora[f"{col} p vs full"] < 0.05
     assert pd.isna(df.iloc[0][f"{col} p vs full"])  # BM25: no test
+    # the mean paired difference and its 95% CI (CSV columns), as scipy computes them
+    ci = stats.ttest_rel(up, FULL).confidence_interval(0.95)
+    assert lora[f"{col} Δ vs full"] == pytest.approx((ci.low + ci.high) / 2)
+    assert lora[f"{col} Δ vs full ±95%"] == pytest.approx((ci.high - ci.low) / 2)
+    assert pd.isna(df.iloc[0][f"{col} Δ vs full ±95%"])
 
 
 def p_df3(t):

@@ -70,3 +70,19 @@ def test_pool_seeds_mean_per_query_on_shared_queries():
     # pooled seeds are what gets tested: seeds [1,2,3,4]±1 average to [1,2,3,4]
     a = [qv([0, 3, 2, 5]), qv([2, 1, 4, 3])]
     assert paired_ttest(a, qv([0, 0, 0, 0])).t == pytest.approx(math.sqrt(15))
+
+
+def test_ci95_of_the_mean_difference_by_hand_and_by_scipy():
+    """d = [1, 2, 3]: mean 2, sd 1, n 3, t_{0.975, 2} = 4.302653 -> half-width 4.302653 / sqrt(3) = 2.484138."""
+    from scipy import stats
+
+    from peftir.analysis.significance import paired_ttest
+
+    a, b = {"q1": 1.0, "q2": 2.0, "q3": 3.0}, {"q1": 0.0, "q2": 0.0, "q3": 0.0}
+    t = paired_ttest(a, b)
+    assert t.mean_diff == 2.0
+    assert t.ci95 == pytest.approx(2.484138, abs=1e-6)
+    ci = stats.ttest_rel([1.0, 2.0, 3.0], [0.0, 0.0, 0.0]).confidence_interval(0.95)  # scipy's own
+    assert (t.ci_low, t.ci_high) == pytest.approx((ci.low, ci.high), abs=1e-9)
+    same = paired_ttest({"q1": 1.0, "q2": 1.0}, {"q1": 0.5, "q2": 0.5})
+    assert (same.mean_diff, same.ci95) == (0.5, 0.0)

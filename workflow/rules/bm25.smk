@@ -118,6 +118,8 @@ rule mine_negatives:
         seed=config["sample_seed"],
     log:
         "logs/train/{ds}/mine_negatives.log",
+    conda:
+        "../../envs/torch.yaml"
     shell:
         "python -m peftir mine-negatives --run {input.run:q} --qrels {input.qrels:q} --queries {input.queries:q}"
         " --out {output.triples:q} --stats {output.stats:q} --depth {params.depth:q} --skip-top {params.skip:q}"

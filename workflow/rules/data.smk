@@ -47,6 +47,8 @@ for _ds, _d in config["datasets"].items():
             judged="--judged-only" if _d.get("judged_only") else "",
         log:
             f"logs/data/{_ds}/prepare.log",
+        conda:
+            "../../envs/torch.yaml"
         shell:
             "python -m peftir prepare --root {params.root:q} --out {params.out:q} --splits {params.splits:q}"
             " {params.qrels:q} {params.origin:q} {params.sample:q}"

@@ -15,6 +15,8 @@ rule evaluate:
         stage="retriever|reranker",
     log:
         "logs/{stage}/{run}/{budget}/s{seed}/evaluate.{ds}.{split}.log",
+    conda:
+        "../../envs/analysis.yaml"
     shell:
         "python -m peftir evaluate --run {input.run:q} --qrels {input.qrels:q} --measures {params.measures:q}"
         " --rel {params.rel:q} --out {output.metrics:q} > {log:q} 2>&1"

@@ -22,6 +22,8 @@ rule tables:
         backbone=config["backbone"]["name"],
     log:
         "logs/tables/retrieval.log",
+    conda:
+        "../../envs/analysis.yaml"
     shell:
         "python -m peftir table --stage retriever --systems {params.systems:q} --evals {params.evals:q}"
         " --backbone {params.backbone:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q}"

@@ -131,6 +131,8 @@ rule rerank_zero_shot:
     benchmark:
         "benchmarks/reranker/zero-shot/none/s0/rerank.{ds}.{split}.tsv"
     threads: config["threads"]
+    resources:
+        gpu=1,
     conda:
         "../../envs/torch.yaml"
     shell:
@@ -157,6 +159,8 @@ rule tables_reranking:
         backbone=config["backbone"]["name"],
     log:
         "logs/tables/reranking.log",
+    conda:
+        "../../envs/analysis.yaml"
     shell:
         "python -m peftir table --stage reranker --systems {params.systems:q} --evals {params.evals:q}"
         " --backbone {params.backbone:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q}"

@@ -19,6 +19,8 @@ rule verify:
         report="results/verify/verify.json",
     log:
         "logs/verify/verify.log",
+    conda:
+        "../../envs/analysis.yaml"
     shell:
         "python -m peftir verify --metrics {input.metrics:q} --expected {input.expected:q} --out {output.report:q}"
         " 2>&1 | tee {log:q}"
@@ -35,6 +37,8 @@ rule expected_scores:
         source=" ".join(os.path.relpath(f, workflow.basedir) for f in workflow.configfiles),
     log:
         "logs/verify/expected_scores.log",
+    conda:
+        "../../envs/analysis.yaml"
     shell:
         "python -m peftir verify --metrics {input.metrics:q} --expected {output.expected:q} --like {params.like:q}"
         " --write-expected --source {params.source:q} > {log:q} 2>&1"

@@ -148,15 +148,16 @@ def _best(rivals: Sequence[System], primary: str) -> System | None:
 
 def _marker(s: System, col: str, full: System | None, best: System | None, alpha: float,
             pvalues: dict | None = None) -> str:
-    """The paper's markers of one cell; with `pvalues`, the two-tailed p of each test goes into it as
-    {"p vs best PET": p, "p vs full": p} (absent where the comparison does not apply)."""
+    """The paper's markers of one cell; with `pvalues`, each test's two-tailed p, the mean paired
+    difference and the half-width of its 95% CI go into it as {"p vs full": p, "Δ vs full": d,
+    "Δ vs full ±95%": h, ... "vs best PET" likewise} (absent where the comparison does not apply)."""
     out = ""
-    for other, mark, key in ((best, sig.BETTER_THAN_BEST_PET, "p vs best PET"), (full, sig.BETTER_THAN_FULL, "p vs full")):
+    for other, mark, key in ((best, sig.BETTER_THAN_BEST_PET, "vs best PET"), (full, sig.BETTER_THAN_FULL, "vs full")):
         if other is None or col not in s.per_query or col not in other.per_query:
             continue
         test = sig.paired_ttest(s.per_query[col], other.per_query[col])
         if pvalues is not None:
-            pvalues[key] = test.p
+            pvalues.update({f"p {key}": test.p, f"Δ {key}": test.mean_diff, f"Δ {key} ±95%": test.ci95})
         if test.a_better(alpha):
             out += mark
     return out
@@ -215,8 +216,8 @@ def stage_table(
     if any(i.get("head_params") is not None for i in info):  # cross-encoders: the head, counted apart
         df["head params"] = [i.get("head_params") for i in info]
     df["train time s"] = [(i.get("stats") or {}).get("train_time_s") for i in info]
-    for c in cols:  # the p-values behind the markers (CSV only): two-tailed paired t-test on per-query values
-        for key in ("p vs full", "p vs best PET"):
+    for c in cols:  # the tests behind the markers (CSV only): two-tailed paired t-test on per-query values
+        for key in ("p vs full", "p vs best PET", "Δ vs full", "Δ vs full ±95%", "Δ vs best PET", "Δ vs best PET ±95%"):
             df[f"{c} {key}"] = [ps.get(c, {}).get(key) for ps in pvals]
     return df, "; ".join(notes)
 

@@ -13,6 +13,9 @@ seeds first (the queries kept are those every seed scored), so n is the number o
 queries × seeds. [D] Degenerate differences, which scipy reports as NaN: all zero → t = 0, p = 1;
 all equal and non-zero → t = ±inf, p = 0.
 
+The 95% confidence interval of the mean paired difference is mean(d) ± t_{0.975, n−1} · sd(d)/sqrt(n)
+(zero width when every difference is equal).
+
 Per-query values are `{qid: value}` dicts (one measure), or a list of such dicts, one per seed.
 Which systems are compared, and where the markers go, is peftir.analysis.results (`stage_table`).
 """
@@ -41,6 +44,15 @@ class PairedTest:
     n: int
     mean_a: float
     mean_b: float
+    ci95: float = math.nan  # half-width of the 95% CI of mean_a − mean_b
+
+    @property
+    def ci_low(self) -> float:
+        return self.mean_diff - self.ci95
+
+    @property
+    def ci_high(self) -> float:
+        return self.mean_diff + self.ci95
 
     @property
     def mean_diff(self) -> float:
@@ -82,7 +94,9 @@ def paired_ttest(a: PerQuery, b: PerQuery) -> PairedTest:
     d = xa - xb
     if np.all(d == d[0]):  # zero variance: scipy gives NaN; decide explicitly (module docstring)
         t, p = (0.0, 1.0) if d[0] == 0 else (math.copysign(math.inf, d[0]), 0.0)
+        half = 0.0
     else:
         res = stats.ttest_rel(xa, xb)
         t, p = float(res.statistic), float(res.pvalue)
-    return PairedTest(t=t, p=p, n=n, mean_a=float(xa.mean()), mean_b=float(xb.mean()))
+        half = float(stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / math.sqrt(n))
+    return PairedTest(t=t, p=p, n=n, mean_a=float(xa.mean()), mean_b=float(xb.mean()), ci95=half)
