@@ -30,7 +30,9 @@ pcfg.resolve_workflow(config, workflow)
 pcfg.validate(config, workflow.basedir)
 validate(config, "workflow/schemas/config.schema.yaml")
 # Jobs write and remove only inside results/, checkpoints/ and converted dataset roots (peftir.io)
-os.environ[pio.OUTPUT_ROOTS_ENV] = os.pathsep.join(pcfg.output_roots(config, os.getcwd()))
+os.environ[pio.OUTPUT_ROOTS_ENV] = os.pathsep.join(
+    pcfg.output_roots(config, os.getcwd())
+)
 
 
 # Cheap steps run in the Snakemake process itself, never as cluster jobs (profiles/slurm).

@@ -5,6 +5,7 @@ every method, HF peft for LoRA retrievers, each with a model card. Not part of `
 
 
 rule export:
+    """One trained system -> results/export/{stage}/{run}/{budget}/s{seed}/{sentence-transformers,peft}."""
     input:
         model="results/{stage}/{run}/{budget}/s{seed}/model",
         info="results/{stage}/{run}/{budget}/s{seed}/run_info.json",
@@ -16,7 +17,6 @@ rule export:
         directory("results/export/{stage}/{run}/{budget}/s{seed}"),
     log:
         "logs/export/{stage}/{run}/{budget}/s{seed}.log",
-    """One trained system -> results/export/{stage}/{run}/{budget}/s{seed}/{sentence-transformers,peft}."""
     wildcard_constraints:
         stage="retriever|reranker",
         run="|".join(RUNS),

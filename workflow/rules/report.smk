@@ -1,9 +1,9 @@
 """Tables (CSV + Markdown + LaTeX) and figures from the metrics; every one goes into the HTML report."""
 
-
-RETRIEVER_SYSTEMS = ["results/retriever/bm25/none/s0", "results/retriever/zero-shot/none/s0"] + system_dirs(
-    "retriever"
-)
+RETRIEVER_SYSTEMS = [
+    "results/retriever/bm25/none/s0",
+    "results/retriever/zero-shot/none/s0",
+] + system_dirs("retriever")
 
 
 rule tables:
@@ -13,7 +13,11 @@ rule tables:
         infos=[f"{d}/run_info.json" for d in system_dirs("retriever")],
     output:
         csv="results/tables/retrieval.csv",
-        html=report("results/tables/retrieval.html", caption="../report/retrieval.rst", category="Tables"),
+        html=report(
+            "results/tables/retrieval.html",
+            caption="../report/retrieval.rst",
+            category="Tables",
+        ),
         md="results/tables/retrieval.md",
         tex="results/tables/retrieval.tex",
     params:
