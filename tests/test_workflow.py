@@ -65,7 +65,7 @@ def test_smoke_dag_every_table_exists_parses_and_is_in_range(smoke):
         df = pd.read_csv(path)
         assert len(df) > 0, path.name
         for col in _metric_columns(df):
-            lo = -1.0 if re.search(r"(diff|Δ|delta)$", col) else 0.0  # differences of two values in [0, 1]
+            lo = -1.0 if re.search(r"(diff|Δ|delta)", col) else 0.0  # differences of two values in [0, 1]
             vals = [v for v in pd.to_numeric(df[col], errors="coerce") if not math.isnan(v)]
             assert all(lo <= v <= 1.0 for v in vals), (path.name, col, vals)
             checked += len(vals)
