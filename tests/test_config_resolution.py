@@ -335,3 +335,27 @@ def test_the_default_check_leaves_presence_tests_and_other_keys_alone():
     keys = _schema_keys()
     assert not text_violations('_d.get("qrels")', keys)
     assert not python_violations('d.get("title", "")\nhp.get("pooling") or bb["pooling"]', keys)
+
+
+def test_documented_overlay_command_lines_keep_every_configfile():
+    """Regression (dress rehearsal, issue 15): Snakemake's `--configfile` takes several files after ONE flag; a
+    repeated flag replaces the earlier list, so the documented `--configfile A.yaml --configfile B.yaml` ran B on
+    config.yaml without A (msmarco.yaml + rehearsal.yaml silently lost msmarco.yaml). Every `snakemake` line in
+    config.yaml's header and the shipped profiles must reach Snakemake with all of its files."""
+    from snakemake.cli import get_argument_parser
+
+    parser = get_argument_parser()
+    checked = 0
+    for path in [pcfg.BASE, *sorted((pcfg.BASE.parent / "config").glob("*.yaml"))]:
+        for line in path.read_text().splitlines():
+            m = re.match(r"#\s+(?:\S+=\S+\s+)*snakemake (.*?--configfile .*?)(?:\s{2,}.*)?$", line.rstrip(" \\"))
+            if not m:
+                continue
+            args = [a for a in shlex.split(m[1]) if a != "\\"]
+            named = [args[i + 1 + j] for i, a in enumerate(args) if a == "--configfile"
+                     for j in range(len(args) - i - 1) if not args[i + 1 + j].startswith("-")
+                     and all(not x.startswith("-") for x in args[i + 1: i + 2 + j])]
+            parsed = [str(p) for p in parser.parse_args(args).configfile]
+            assert parsed == named, f"{path.name}: `{line.strip()}` reaches Snakemake as --configfile {parsed}"
+            checked += 1
+    assert checked >= 2
