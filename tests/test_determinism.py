@@ -9,6 +9,7 @@ import json
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from peftir.cli import main
 from peftir.io import read_json, read_jsonl, write_jsonl
@@ -49,7 +50,7 @@ def _train(tmp_path, seed, tag):
                "--curve", str(out / "curve.jsonl"), "--run-info", str(out / "run_info.json"),
                "--ckpt-dir", str(out / "ckpt"), "--threads", "1", "--device", "cpu"])
     assert rc in (0, None)
-    weights = torch.load(out / "model" / "trainable.pt", weights_only=True)
+    weights = load_file(out / "model" / "trainable.safetensors")
     return read_jsonl(out / "curve.jsonl"), weights, read_json(out / "run_info.json")
 
 

@@ -7,6 +7,7 @@ import random
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from peftir.cli import main
 from peftir.data.trec import read_run, write_run
@@ -121,7 +122,7 @@ def test_train_reranker_cli_outputs(trained):
     assert info["trainable_params"] > 0 and info["stats"]["steps"] == 3
     meta = read_json(out / "model" / "model.json")
     assert meta["stage"] == "reranker" and meta["max_len"] == 28 and meta["head_params"] == 33
-    sd = torch.load(out / "model" / "trainable.pt", weights_only=True)
+    sd = load_file(out / "model" / "trainable.safetensors")
     assert {"head.weight", "head.bias"} <= set(sd)
     assert not (out / "ckpt" / "checkpoint.pt").exists()
 
@@ -141,7 +142,7 @@ def test_head_round_trip(tmp_path, tok, method, seed):
     qs, ps = ["apt install", "grub boot"] * 2, ["apt dpkg package", "kernel", "grub boot mirror", "x"]
     before = score_pairs(model, tok, qs, ps, 8, 24)
     factory.save(model, tmp_path / "m")  # the build seed is in model.meta
-    assert {"head.weight", "head.bias"} <= set(torch.load(tmp_path / "m" / "trainable.pt", weights_only=True))
+    assert {"head.weight", "head.bias"} <= set(load_file(tmp_path / "m" / "trainable.safetensors"))
     loaded = factory.load(tmp_path / "m")
     assert torch.equal(loaded.head.weight, model.head.weight)
     np.testing.assert_array_equal(score_pairs(loaded, tok, qs, ps, 8, 24), before)

@@ -98,18 +98,41 @@ def test_verify_against_expected_smoke_scores(smoke):
 
 def test_report_has_every_category_and_renders(smoke, tmp_path):
     """The HTML report of the smoke run: every issue-5 category present, and it renders (not blank)."""
-    from test_report import assert_not_blank, needs_chromium_reason, screenshot
+    from test_report import _dump_dom, _open_result, assert_not_blank, needs_chromium_reason, screenshot
 
     r = snakemake(smoke, "--cores", "1", "--configfile", "test.yaml", "--report", "results/report.html")
     assert r.returncode == 0, tail(r)
     report = smoke / "results" / "report.html"
     text = report.read_text(encoding="utf-8", errors="replace")
-    for category in ("Tables", "Convergence", "Loss landscapes", "Update-direction discrepancy", "Figure 3"):
+    for category in ("Tables", "Convergence", "Loss landscapes", "Update-direction discrepancy", "Figure 3", "Index"):
         assert category in text, f"report has no {category!r} category"
-    assert "sentence-embedding model" in text
+    for name in ("retrieval.html", "reranking.html", "conditions.html"):  # rendered tables, not download links
+        assert re.search(rf'"results/[^"]*/{name}": \{{', text), f"{name} is not in the report"
+    assert "Where things are" in text  # the landing page (workflow/report/workflow.rst)
+    backbone = load_config()["backbone"]["name"]
+    assert backbone in text  # captions name the backbone that ran (the smoke run's tiny one)
     if needs_chromium_reason():
         pytest.skip(needs_chromium_reason())
     assert_not_blank(screenshot(report, tmp_path / "report.png"))
+    assert "Where things are" in _dump_dom(report)  # the landing page is drawn
+    for name, rows in (("retrieval.html", ("BM25", "Zero-shot backbone", "lora")), ("conditions.html", ("snakemake",))):
+        (tmp_path / name).write_text(_open_result(report, name, tmp_path / f"open_{name}"))
+        dom = _dump_dom(tmp_path / name)  # the table as the report's viewer shows it
+        assert 'class="sortable"' in dom and all(r in dom for r in rows), dom[-3000:]
+
+
+def test_export_all_systems_of_the_smoke_run(smoke):
+    """`snakemake export_all`: every trained system gets a sentence-transformers directory with its card."""
+    r = snakemake(smoke, "export_all", "--cores", "2", "--configfile", "test.yaml")
+    assert r.returncode == 0, tail(r)
+    exported = sorted(p.parent for p in (smoke / "results" / "export").glob("*/*/*/s*/sentence-transformers"))
+    assert exported, tail(r)
+    for d in exported:
+        card = (d / "sentence-transformers" / "README.md").read_text()
+        assert "config hash" in card and "Metrics reached" in card and "(no metrics" not in card
+        assert (d / "sentence-transformers" / "modules.json").exists()
+    r = snakemake(smoke, "export_all", "--cores", "1", "--configfile", "test.yaml")
+    assert "Nothing to be done" in output(r), tail(r)
 
 
 def test_noop_rerun_does_nothing(smoke):

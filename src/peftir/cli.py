@@ -26,6 +26,8 @@ SUBCOMMAND_MODULES = [
     "peftir.check_config",
     "peftir.table",
     "peftir.verify",
+    "peftir.export",
+    "peftir.conditions",
 ]
 
 

@@ -19,7 +19,8 @@ def cmd_table(a) -> None:
     caption = (f"{'Retrieval' if a.stage == 'retriever' else 'Re-ranking'}: mean ± std over seeds; * better than "
                f"full fine-tuning, † better than the best other PET of the same budget (paired t-test, "
                f"p ≤ {a.alpha:g}). Backbone: {a.backbone}" + (f" ({note})." if note else "."))
-    write_formats(df, {"csv": a.csv, "md": a.md, "tex": a.tex}, caption=caption)
+    paths = {"csv": a.csv, "md": a.md, "tex": a.tex} | ({"html": a.html} if a.html else {})
+    write_formats(df, paths, caption=caption)
 
 
 def register(sub) -> None:
@@ -32,4 +33,5 @@ def register(sub) -> None:
     p.add_argument("--csv", required=True)
     p.add_argument("--md", required=True)
     p.add_argument("--tex", required=True)
+    p.add_argument("--html", help="also the table as a sortable HTML page (the report shows it)")
     p.set_defaults(func=cmd_table)

@@ -107,7 +107,8 @@ def test_renderings(tmp_path):
     paths = write_table(df, tmp_path / "sub" / "table2")
     assert sorted(p.name for p in paths.values()) == ["table2.csv", "table2.html", "table2.md", "table2.tex"]
     page = paths["html"].read_text()
-    assert "<td>0.310 ± 0.010†*</td>" in page and page.startswith("<!DOCTYPE html>")
+    assert '<td class="num">0.310 ± 0.010†*</td>' in page and page.startswith("<!DOCTYPE html>")
+    assert '<table class="sortable">' in page and "<td>LoRA</td>" in page and "addEventListener" in page
     back = pd.read_csv(paths["csv"])
     assert back["a/RR@10 mean"].tolist() == pytest.approx([0.315, 0.31])
     assert paths["md"].read_text() == md

@@ -9,10 +9,12 @@ import dataclasses
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from peftir.methods import REGISTRY, apply_method, get_method, method_names
 from peftir.methods.registry import trainable_state_dict
 from peftir.models.bert import n_params
+from peftir.models.factory import save_weights
 
 from .conftest import TINY, applied, backbone, cases, perturb_trainable, trainable_names
 
@@ -87,8 +89,8 @@ def test_save_load_round_trip(key, params, batch, tmp_path):
     ids, mask = batch
     a = applied(key, params, method_seed=1)
     perturb_trainable(a)  # "trained": the zero-initialised parts carry values too
-    torch.save(trainable_state_dict(a), tmp_path / "trainable.pt")
-    sd = torch.load(tmp_path / "trainable.pt", weights_only=True)
+    save_weights(trainable_state_dict(a), tmp_path / "trainable.safetensors")
+    sd = load_file(tmp_path / "trainable.safetensors")
     assert set(sd) == trainable_names(a)  # only trainable tensors are written
     assert sum(t.numel() for t in sd.values()) == n_params(a, trainable_only=True)
 

@@ -1,14 +1,22 @@
 """The evidence (issue 5): the paper's Tables 2-4 with significance markers, convergence per stage, loss
 landscapes (compute .npz, then draw), the update-direction discrepancy (this project's reconstruction)
-and Figure 3. Every table and figure goes into the HTML report. Include after train.smk and report.smk."""
+and Figure 3. Every table and figure goes into the HTML report. Include after train.smk and report.smk.
+"""
 
 from peftir.analysis import settings as aset
 
 AN = aset.section(config)
 # stages with trained systems (`methods.*.stages`): convergence needs their curves, Table 3 cross-encoders
 STAGES = [s for s in ("retriever", "reranker") if system_dirs(s)]
-PAPER_TABLE_IDS = ["table2"] + (["table4"] if aset.has_iaa(config) else []) + (["table3"] if "reranker" in STAGES else [])
-LANDSCAPES = [f"results/analysis/landscape/{r}/{b}/s{s}.npz" for r, b, s in aset.landscape_grid(config, pcfg.grid(config))]
+PAPER_TABLE_IDS = (
+    ["table2"]
+    + (["table4"] if aset.has_iaa(config) else [])
+    + (["table3"] if "reranker" in STAGES else [])
+)
+LANDSCAPES = [
+    f"results/analysis/landscape/{r}/{b}/s{s}.npz"
+    for r, b, s in aset.landscape_grid(config, pcfg.grid(config))
+]
 
 
 rule paper_table:
@@ -117,8 +125,14 @@ rule discrepancy:
     input:
         probes=[f"{d}/discrepancy.jsonl" for d in system_dirs("retriever")],
     output:
-        figure_out("results/figures/discrepancy", "discrepancy", "Update-direction discrepancy"),
-        table_out("results/tables/discrepancy", "discrepancy", "Update-direction discrepancy"),
+        figure_out(
+            "results/figures/discrepancy",
+            "discrepancy",
+            "Update-direction discrepancy",
+        ),
+        table_out(
+            "results/tables/discrepancy", "discrepancy", "Update-direction discrepancy"
+        ),
     params:
         backbone=config["backbone"]["name"],
     log:
@@ -136,7 +150,12 @@ rule figure3:
         figure_out("results/figures/figure3", "figure3", "Figure 3"),
         json="results/figures/figure3.json",
     params:
-        methods=as_json([[r, {"method": m["method"], "params": pcfg.base_params(config, r)}] for r, m in config["methods"].items()]),
+        methods=as_json(
+            [
+                [r, {"method": m["method"], "params": pcfg.base_params(config, r)}]
+                for r, m in config["methods"].items()
+            ]
+        ),
         backbone=config["backbone"]["name"],
     log:
         "logs/analysis/figure3.log",
@@ -149,7 +168,11 @@ rule figure3:
 
 ANALYSIS_TARGETS = (
     [f"results/tables/{t}.html" for t in PAPER_TABLE_IDS]
-    + [f"results/{k}/convergence.{s}.{x}" for s in STAGES for k, x in (("figures", "png"), ("tables", "html"))]
+    + [
+        f"results/{k}/convergence.{s}.{x}"
+        for s in STAGES
+        for k, x in (("figures", "png"), ("tables", "html"))
+    ]
     + (rules.landscape_plot.output if LANDSCAPES else [])
     + (rules.discrepancy.output if AN["discrepancy"]["enabled"] else [])
     + (rules.figure3.output if AN["figure3"]["enabled"] else [])

@@ -53,7 +53,12 @@ if QUERY_CHUNKS > 1:
         input:
             queries="results/data/{ds}/queries.{split}.tsv",
         output:
-            chunks=temp(expand("results/bm25/{{ds}}/chunks/queries.{{split}}.{chunk}.tsv", chunk=range(QUERY_CHUNKS))),
+            chunks=temp(
+                expand(
+                    "results/bm25/{{ds}}/chunks/queries.{{split}}.{chunk}.tsv",
+                    chunk=range(QUERY_CHUNKS),
+                )
+            ),
         log:
             "logs/bm25/{ds}/split.{split}.log",
         conda:
@@ -89,7 +94,10 @@ if QUERY_CHUNKS > 1:
     rule bm25_concat_chunks:
         """The training split's BM25 run: its chunk runs concatenated."""
         input:
-            runs=expand("results/bm25/{{ds}}/chunks/{{split}}.{chunk}.run", chunk=range(QUERY_CHUNKS)),
+            runs=expand(
+                "results/bm25/{{ds}}/chunks/{{split}}.{chunk}.run",
+                chunk=range(QUERY_CHUNKS),
+            ),
         output:
             run="results/retriever/bm25/none/s0/runs/{ds}.{split}.run",
         wildcard_constraints:

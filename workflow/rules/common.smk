@@ -3,6 +3,7 @@
 import json
 import re
 
+from peftir import conditions as pcond
 from peftir import config as pcfg
 
 DATASETS = list(config["datasets"])
@@ -85,40 +86,64 @@ def bm25_index_input(w):
 
 def bm25_source(w):
     """Arguments (a list: each one shell-quoted by `:q`) naming the index to search."""
-    return ["--prebuilt", PREBUILT[w.ds]] if w.ds in PREBUILT else ["--index", f"results/bm25/{w.ds}/index"]
+    return (
+        ["--prebuilt", PREBUILT[w.ds]]
+        if w.ds in PREBUILT
+        else ["--index", f"results/bm25/{w.ds}/index"]
+    )
 
 
 def bm25_depth(w):
-    return config["negatives"]["depth"] if (w.ds, w.split) == TRAIN_PAIR else config["bm25"]["depth"]
+    return (
+        config["negatives"]["depth"]
+        if (w.ds, w.split) == TRAIN_PAIR
+        else config["bm25"]["depth"]
+    )
 
 
 def system_dirs(stage):
     """results/{stage}/{run}/{budget}/s{seed} for the trained grid."""
-    return [f"results/{stage}/{r}/{b}/s{s}" for r, b, s in pcfg.grid(config, stage)]
+    return [pcond.system_dir(stage, r, b, s) for r, b, s in pcfg.grid(config, stage)]
 
 
 # Dense retrieval (retrieve.smk): a trained bi-encoder's directory, or the zero-shot backbone.
 def model_input(w):
-    return [] if w.run == "zero-shot" else [f"results/retriever/{w.run}/{w.budget}/s{w.seed}/model"]
+    return (
+        []
+        if w.run == "zero-shot"
+        else [f"results/retriever/{w.run}/{w.budget}/s{w.seed}/model"]
+    )
 
 
 def model_arg(w):
-    return "zero-shot" if w.run == "zero-shot" else f"results/retriever/{w.run}/{w.budget}/s{w.seed}/model"
+    return (
+        "zero-shot"
+        if w.run == "zero-shot"
+        else f"results/retriever/{w.run}/{w.budget}/s{w.seed}/model"
+    )
 
 
 # Tables and figures (report.smk, analysis.smk).
 def metric_files(stage, systems):
-    return [f"{d}/metrics/{ds}.{split}.json" for d in systems for ds, split in eval_pairs()]
+    return [
+        f"{d}/metrics/{ds}.{split}.json" for d in systems for ds, split in eval_pairs()
+    ]
 
 
 def stage_evals(stage):
     if stage == "reranker":
-        return [{**e, "measures": config["rerank"]["measures"]} for e in config["evaluation"]]
+        return [
+            {**e, "measures": config["rerank"]["measures"]}
+            for e in config["evaluation"]
+        ]
     return config["evaluation"]
 
 
 def stage_systems(stage):
-    return [f"results/{stage}/bm25/none/s0", f"results/{stage}/zero-shot/none/s0"] + system_dirs(stage)
+    return [
+        f"results/{stage}/bm25/none/s0",
+        f"results/{stage}/zero-shot/none/s0",
+    ] + system_dirs(stage)
 
 
 def table_stage(w):
@@ -126,16 +151,38 @@ def table_stage(w):
 
 
 def stage_metrics(stage):
-    return [f"{d}/metrics/{e['dataset']}.{e['split']}.json" for d in stage_systems(stage) for e in stage_evals(stage)]
+    return [
+        f"{d}/metrics/{e['dataset']}.{e['split']}.json"
+        for d in stage_systems(stage)
+        for e in stage_evals(stage)
+    ]
+
+
+# Snakemake's `report()` under another name: inside a function, a line that starts with `report` is read
+# as the `report:` directive (and snakefmt wraps long calls onto such a line).
+report_item = report
 
 
 def figure_out(stem, caption, category, subcategory=None):
     """A figure's outputs: the PNG into the report (with its .rst caption), the PDF beside it."""
-    return [report(f"{stem}.png", caption=f"../report/{caption}.rst", category=category, subcategory=subcategory),
-            f"{stem}.pdf"]
+    return [
+        report_item(
+            f"{stem}.png",
+            caption=f"../report/{caption}.rst",
+            category=category,
+            subcategory=subcategory,
+        ),
+        f"{stem}.pdf",
+    ]
 
 
 def table_out(stem, caption, category="Tables"):
     """A table's outputs: the rendered HTML into the report, CSV / Markdown / LaTeX beside it."""
-    return [report(f"{stem}.html", caption=f"../report/{caption}.rst", category=category), f"{stem}.csv",
-            f"{stem}.md", f"{stem}.tex"]
+    return [
+        report_item(
+            f"{stem}.html", caption=f"../report/{caption}.rst", category=category
+        ),
+        f"{stem}.csv",
+        f"{stem}.md",
+        f"{stem}.tex",
+    ]

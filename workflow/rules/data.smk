@@ -1,5 +1,6 @@
 """Validate and materialise each collection under results/data/{ds}/ (one rule per dataset). A dataset of
-format ir_datasets / msmarco-passage / msmarco-doc is first converted into its root (the shared layout)."""
+format ir_datasets / msmarco-passage / msmarco-doc is first converted into its root (the shared layout).
+"""
 
 import os
 
@@ -37,7 +38,12 @@ for _ds, _d in config["datasets"].items():
             qrels=[f"results/data/{_ds}/qrels.{s}.tsv" for s in _d["splits"]],
             report=f"results/data/{_ds}/report.json",
         params:
-            root=(lambda w, input: input[0]) if _convert else pcfg.dataset_root(config, _ds),  # converted: its input
+            root=(
+                (lambda w, input: input[0])
+                if _convert
+                else pcfg.dataset_root(config, _ds)
+            ),
+            # converted: its input
             out=lambda w, output: os.path.dirname(output.report),
             splits=_d["splits"],
             qrels=["--qrels-name", _d["qrels"]] if _d.get("qrels") else [],

@@ -1,9 +1,9 @@
 """Tables (CSV + Markdown + LaTeX) and figures from the metrics; every one goes into the HTML report."""
 
-
-RETRIEVER_SYSTEMS = ["results/retriever/bm25/none/s0", "results/retriever/zero-shot/none/s0"] + system_dirs(
-    "retriever"
-)
+RETRIEVER_SYSTEMS = [
+    "results/retriever/bm25/none/s0",
+    "results/retriever/zero-shot/none/s0",
+] + system_dirs("retriever")
 
 
 rule tables:
@@ -12,7 +12,12 @@ rule tables:
         metrics=metric_files("retriever", RETRIEVER_SYSTEMS),
         infos=[f"{d}/run_info.json" for d in system_dirs("retriever")],
     output:
-        csv=report("results/tables/retrieval.csv", caption="../report/retrieval.rst", category="Tables"),
+        csv="results/tables/retrieval.csv",
+        html=report(
+            "results/tables/retrieval.html",
+            caption="../report/retrieval.rst",
+            category="Tables",
+        ),
         md="results/tables/retrieval.md",
         tex="results/tables/retrieval.tex",
     params:
@@ -25,4 +30,5 @@ rule tables:
         "../../envs/analysis.yaml"
     shell:
         "python -m peftir table --stage retriever --systems {params.systems:q} --evals {params.evals:q}"
-        " --backbone {params.backbone:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} > {log:q} 2>&1"
+        " --backbone {params.backbone:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q}"
+        " --html {output.html:q} > {log:q} 2>&1"

@@ -1,12 +1,14 @@
 """Cross-encoder re-ranking (paper.md §4): train one cross-encoder per (method run, budget, seed), re-rank
 the first stage's top-`rerank.depth`, plus two reference rows: the first stage truncated (BM25) and the
-zero-shot backbone as a bi-encoder. Uses TRAIN_DS and DEV from train.smk (include after it)."""
+zero-shot backbone as a bi-encoder. Uses TRAIN_DS and DEV from train.smk (include after it).
+"""
 
 RERANK = config["rerank"]
 RERANK_EVALS = [{**e, "measures": RERANK["measures"]} for e in config["evaluation"]]
-RERANKER_SYSTEMS = ["results/reranker/bm25/none/s0", "results/reranker/zero-shot/none/s0"] + system_dirs(
-    "reranker"
-)
+RERANKER_SYSTEMS = [
+    "results/reranker/bm25/none/s0",
+    "results/reranker/zero-shot/none/s0",
+] + system_dirs("reranker")
 
 
 # the run re-ranked: `rerank.candidates` is `bm25` or a retrieval system `{run}/{budget}/s{seed}`
@@ -146,10 +148,19 @@ rule rerank_zero_shot:
 rule tables_reranking:
     """The re-ranking table: first stage, zero-shot backbone, every trained cross-encoder (mean ± std over seeds)."""
     input:
-        metrics=[f"{d}/metrics/{e['dataset']}.{e['split']}.json" for d in RERANKER_SYSTEMS for e in RERANK_EVALS],
+        metrics=[
+            f"{d}/metrics/{e['dataset']}.{e['split']}.json"
+            for d in RERANKER_SYSTEMS
+            for e in RERANK_EVALS
+        ],
         infos=[f"{d}/run_info.json" for d in system_dirs("reranker")],
     output:
-        csv=report("results/tables/reranking.csv", caption="../report/reranking.rst", category="Tables"),
+        csv="results/tables/reranking.csv",
+        html=report(
+            "results/tables/reranking.html",
+            caption="../report/reranking.rst",
+            category="Tables",
+        ),
         md="results/tables/reranking.md",
         tex="results/tables/reranking.tex",
     params:
@@ -162,4 +173,5 @@ rule tables_reranking:
         "../../envs/analysis.yaml"
     shell:
         "python -m peftir table --stage reranker --systems {params.systems:q} --evals {params.evals:q}"
-        " --backbone {params.backbone:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} > {log:q} 2>&1"
+        " --backbone {params.backbone:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q}"
+        " --html {output.html:q} > {log:q} 2>&1"

@@ -3,7 +3,14 @@
 from peftir.analysis import settings as aset
 
 TRAIN_DS = config["train"]["dataset"]
-DEV = next((e for e in config["evaluation"] if e["dataset"] == TRAIN_DS and e["split"] != config["train"]["split"]), None)
+DEV = next(
+    (
+        e
+        for e in config["evaluation"]
+        if e["dataset"] == TRAIN_DS and e["split"] != config["train"]["split"]
+    ),
+    None,
+)
 
 
 rule train_retriever:
@@ -21,7 +28,12 @@ rule train_retriever:
         probe="results/retriever/{run}/{budget}/s{seed}/discrepancy.jsonl",  # empty unless analysis.discrepancy.enabled
     params:
         method=lambda w: pcfg.method_json(config, w.run, w.budget),
-        hp=lambda w: as_json({**without(config["retriever"], "gpus"), "lr": config["methods"][w.run]["lr"]}),
+        hp=lambda w: as_json(
+            {
+                **without(config["retriever"], "gpus"),
+                "lr": config["methods"][w.run]["lr"],
+            }
+        ),
         probe=aset.probe_json(config),
         backbone=backbone_json(),
         ckpt="checkpoints/retriever/{run}/{budget}/s{seed}",

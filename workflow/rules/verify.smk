@@ -1,7 +1,8 @@
 """Regression check, not part of `all`: `snakemake verify` compares every headline number (the metrics
 behind both tables) with the expected-scores file the config names (`expected:`), reporting OK / within
 tolerance / FAIL per number; it fails on any FAIL. The expected file is produced by the pipeline and
-promoted deliberately: `snakemake expected_scores`, then copy results/verify/expected.yaml over it."""
+promoted deliberately: `snakemake expected_scores`, then copy results/verify/expected.yaml over it.
+"""
 
 import os
 
@@ -34,7 +35,9 @@ rule expected_scores:
         expected="results/verify/expected.yaml",
     params:
         like=lambda w: expected_path(config),
-        source=" ".join(os.path.relpath(f, workflow.basedir) for f in workflow.configfiles),
+        source=" ".join(
+            os.path.relpath(f, workflow.basedir) for f in workflow.configfiles
+        ),
     log:
         "logs/verify/expected_scores.log",
     conda:

@@ -1,7 +1,7 @@
 """One trained bi-encoder's loss landscape (landscape.py on a real model; this project's evidence for
 claim 4, paper.md §6 [D]) and the sharpness summary drawn from it.
 
-θ_1 = the trained trainable parameters (model/trainable.pt), θ_0 = the same model rebuilt by the
+θ_1 = the trained trainable parameters (model/trainable.safetensors), θ_0 = the same model rebuilt by the
 factory with the training seed before training (`factory.build` with one seed reproduces the initial
 trainable parameters exactly). The loss is the training objective (contrastive loss with in-batch
 negatives, `RetrievalTask.loss`) in eval mode, averaged over a fixed sample of training triples
@@ -60,13 +60,7 @@ def load_initial_and_trained(model_dir: str | Path, device: str = "cpu"):
         seed=meta.get("seed", 0),
     )
     theta0 = [p.detach().clone() for _, p in ls.trainable_parameters(model)]
-    sd = torch.load(model_dir / "trainable.pt", map_location="cpu", weights_only=True)
-    names = {n for n, _ in ls.trainable_parameters(model)}
-    if set(sd) != names:
-        raise ValueError(
-            f"{model_dir}/trainable.pt does not match the rebuilt model: {sorted(set(sd) ^ names)[:5]}"
-        )
-    model.load_state_dict(sd, strict=False)
+    factory.load_trained(model, model_dir)  # safetensors only; checks the names against the model
     model.meta = meta
     return model.to(device).eval(), [t.to(device) for t in theta0]
 

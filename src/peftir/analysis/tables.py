@@ -233,19 +233,13 @@ def table_latex(
 
 
 def table_html(df: pd.DataFrame, digits: Digits = 3, caption: str | None = None) -> str:
-    """A standalone HTML page with the table as displayed ("0.312 ± 0.004†"), for the HTML report."""
-    esc = html.escape
+    """A standalone HTML page with the table as displayed ("0.312 ± 0.004†"), columns sortable on a click
+    and wide tables scrolling inside their frame (peftir.html), for the HTML report."""
+    from peftir import html as ph
+
     header, body = _cells(df, digits, lambda m, s, k: m + (f" ± {s}" if s else "") + k)
-    rows = ["<tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"]
-    rows += ["<tr>" + "".join(f"<td>{esc(c)}</td>" for c in line) + "</tr>" for line in body]
-    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
-    return (
-        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><style>'
-        "body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse}"
-        "td,th{border:1px solid #bbb;padding:2px 6px;text-align:right}"
-        "td:first-child,th:first-child{text-align:left}caption{text-align:left;padding:4px}"
-        f"</style></head><body><table>{cap}\n" + "\n".join(rows) + "\n</table></body></html>\n"
-    )
+    title = (caption or "table").split(":")[0].split(".")[0]
+    return ph.page(title, ph.table(header, body, html.escape(caption or "")), heading=False)
 
 
 def render(df: pd.DataFrame, fmt: str, digits: Digits = 3, caption: str | None = None,

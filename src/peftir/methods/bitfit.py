@@ -24,6 +24,9 @@ class BitFit(Method):
                 p.requires_grad_(True)
         return model
 
+    def merge(self, model: Bert) -> Bert:  # trains BERT's own tensors: already plain BERT
+        return model
+
     def count(self, c: BertConfig, cfg: BitFitConfig) -> int:
         d, i = c.hidden_size, c.intermediate_size
         # per layer: q,k,v,out biases (4d) + 2 LayerNorm biases (2d) + FFN up (i) + down (d)

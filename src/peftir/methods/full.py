@@ -29,6 +29,9 @@ class Full(Method):
             p.requires_grad_(True)
         return model
 
+    def merge(self, model: Bert) -> Bert:  # trains BERT's own tensors: already plain BERT
+        return model
+
     def count(self, c: BertConfig, cfg: FullConfig | None = None) -> int:
         return backbone_params(c)
 

@@ -60,5 +60,16 @@ class LoRA(Method):
                 setattr(attn, t, LoRALinear(getattr(attn, t), cfg.r, cfg.alpha, cfg.dropout))
         return model
 
+    def merge(self, model: Bert) -> Bert:
+        """W <- W + (alpha / r) B A in every wrapped projection (what HF peft's merge_and_unload does)."""
+        for layer in model.encoder.layers:
+            attn = layer.attn_block.attention
+            for name, m in list(attn.named_children()):
+                if isinstance(m, LoRALinear):
+                    with torch.no_grad():
+                        m.base.weight += (m.lora_B @ m.lora_A) * m.scaling  # (out, r) @ (r, in)
+                    setattr(attn, name, m.base)
+        return model
+
     def count(self, c: BertConfig, cfg: LoRAConfig) -> int:
         return c.num_hidden_layers * len(cfg.targets) * 2 * cfg.r * c.hidden_size

@@ -61,6 +61,11 @@ class Method:
         """Trainable parameters by the paper's convention: what budgets (%) are computed from."""
         raise NotImplementedError
 
+    def merge(self, model: Bert) -> Bert | None:
+        """The applied method folded into plain BERT weights, in place (module names then equal an untouched
+        `Bert`'s), or None where it adds modules plain BERT cannot express (export then wraps the model)."""
+        return None
+
     def count_train(self, bert_cfg: BertConfig, cfg) -> int:
         """Parameters that receive gradients during training (= `count` unless a method says otherwise)."""
         return self.count(bert_cfg, cfg)

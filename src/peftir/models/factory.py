@@ -22,6 +22,7 @@ from peftir.models.bert import BertConfig, n_params
 from peftir.models.biencoder import BiEncoder, CrossEncoder
 
 STAGES = ("retriever", "reranker")
+WEIGHTS = "trainable.safetensors"  # the trained tensors of a model directory; metadata in model.json
 
 
 def resolve_method(spec: dict, bert_cfg: BertConfig) -> tuple[dict, float]:
@@ -56,13 +57,51 @@ def build(stage: str, backbone: str, spec: dict, pooling: str, normalize: bool =
 
 
 def save(model, out_dir: str | Path, extra: dict | None = None) -> None:
-    """Write only the trainable tensors (plus the head) and the metadata needed to rebuild."""
+    """Write only the trainable tensors (plus the head) as safetensors and the metadata to rebuild."""
     with atomic_path(out_dir) as tmp:
         tmp.mkdir(parents=True)
-        torch.save(trainable_state_dict(model), tmp / "trainable.pt")
+        save_weights(trainable_state_dict(model), tmp / WEIGHTS)
         meta = {**model.meta, **(extra or {})}
-        meta["trainable_file_bytes"] = (tmp / "trainable.pt").stat().st_size
+        meta["trainable_file_bytes"] = (tmp / WEIGHTS).stat().st_size
         (tmp / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def save_weights(sd: dict, path: str | Path) -> None:
+    """Tensors -> a safetensors file (data, not code: loading it runs nothing)."""
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().contiguous().cpu() for k, v in sd.items()}, str(path), metadata={"format": "pt"})
+
+
+def load_weights(model_dir: str | Path) -> dict | None:
+    """The trained tensors of a model directory, or None when it has none (a zero-shot model).
+
+    Only `trainable.safetensors` is read. A pickle (`trainable.pt`, peftir before safetensors, or a file
+    someone handed over) is never opened: unpickling runs code."""
+    from safetensors.torch import load_file
+
+    model_dir = Path(model_dir)
+    if (model_dir / WEIGHTS).exists():
+        return load_file(str(model_dir / WEIGHTS), device="cpu")
+    legacy = sorted(p.name for p in model_dir.glob("*.pt")) + sorted(p.name for p in model_dir.glob("*.bin"))
+    if legacy:
+        raise ValueError(f"{model_dir}: holds {legacy} but no {WEIGHTS}; pickled weights are not loaded "
+                         "(they can run code). Retrain, or convert a file you trust with "
+                         "peftir.models.factory.save_weights(torch.load(f, weights_only=True), ...)")
+    return None
+
+
+def load_trained(model, model_dir: str | Path) -> None:
+    """Load a model directory's trained tensors into `model` (built from its model.json); refuses a
+    file whose tensor names are not exactly the model's trainable parameters."""
+    sd = load_weights(model_dir)
+    if sd is None:
+        return
+    expected = {n for n, p in model.named_parameters() if p.requires_grad}
+    if set(sd) != expected:
+        raise ValueError(f"{Path(model_dir) / WEIGHTS}: tensors {sorted(set(sd) ^ expected)[:5]} do not match "
+                         f"method {model.meta['spec']['method']!r}")
+    model.load_state_dict(sd, strict=False)
 
 
 def load(model_dir: str | Path, device: str = "cpu"):
@@ -74,13 +113,7 @@ def load(model_dir: str | Path, device: str = "cpu"):
     spec = {**meta["spec"], "params": meta["params"], "budget_pct": None}
     model = build(meta["stage"], meta["backbone"], spec, meta["pooling"], meta.get("normalize", False),
                   seed=meta.get("seed", 0))  # the seed rebuilds a random (tiny) backbone's frozen weights
-    if (model_dir / "trainable.pt").exists():
-        sd = torch.load(model_dir / "trainable.pt", map_location="cpu", weights_only=True)
-        expected = {n for n, p in model.named_parameters() if p.requires_grad}
-        if set(sd) != expected:
-            raise ValueError(f"{model_dir}/trainable.pt: tensors {sorted(set(sd) ^ expected)[:5]} do not match "
-                             f"method {spec['method']!r}")
-        model.load_state_dict(sd, strict=False)
+    load_trained(model, model_dir)
     model.meta = meta
     return model.to(device).eval()
 

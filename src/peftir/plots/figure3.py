@@ -155,6 +155,6 @@ def plot_figure3(
     handles = [Patch(facecolor=FROZEN, edgecolor="0.35", label="frozen")]
     handles += [Patch(facecolor=COLOURS[k], label=LEGEND[k]) for k in kinds]
     fig.legend(
-        handles=handles, loc="outside lower center", ncol=min(4, len(handles)), fontsize=7, frameon=False
+        handles=handles, loc="outside right center", ncol=1, fontsize=7, frameon=False  # clear of the footnote
     )
     return finish(fig, title, note)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from peftir.plots.style import finish, new_figure, styles
 
@@ -61,6 +62,11 @@ def plot_linear_path(
     return finish(fig, title, note)
 
 
+def _levels(z: np.ndarray, levels: int) -> np.ndarray:
+    lv = np.linspace(np.nanmin(z), np.nanmax(z), levels)
+    return np.linspace(lv[0] - 0.5, lv[0] + 0.5, levels) if lv[0] == lv[-1] else lv
+
+
 def plot_landscape_2d(
     data: Mapping[str, Mapping],
     title: str | None = "2-D loss landscape, trainable parameters (this project's evidence)",
@@ -68,29 +74,36 @@ def plot_landscape_2d(
     levels: int = 20,
     log: bool = False,
     ncols: int = 3,
+    shared_scale: bool = False,
 ) -> Figure:
-    """Small multiples, one contour panel per method, sharing the contour levels (one colour bar)
-    so surfaces are comparable; the trained parameters (α = β = 0) are marked with a star."""
+    """Small multiples, one contour panel per method; the trained parameters (α = β = 0) are marked with a
+    star. Each panel has its own colour scale and colour bar (a flat PET surface next to full fine-tuning
+    would otherwise be one colour) and states its loss range in the title; `shared_scale` puts every panel
+    on one set of levels with one colour bar instead."""
     n = len(data)
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
-    fig, axes = new_figure(ncols, nrows, panel=(3.4, 3.0))
-    grids = {m: np.asarray(d["losses"], float) for m, d in data.items()}
-    tf = np.log10 if log else (lambda z: z)
-    allz = np.concatenate([tf(np.maximum(z, 1e-12) if log else z).ravel() for z in grids.values()])
-    lv = np.linspace(np.nanmin(allz), np.nanmax(allz), levels)
-    if lv[0] == lv[-1]:
-        lv = np.linspace(lv[0] - 0.5, lv[0] + 0.5, levels)
+    fig, axes = new_figure(ncols, nrows, panel=(3.6 if not shared_scale else 3.4, 3.0))
+    tf = (lambda z: np.log10(np.maximum(z, 1e-12))) if log else (lambda z: z)
+    grids = {m: tf(np.asarray(d["losses"], float)) for m, d in data.items()}
+    shared = _levels(np.concatenate([z.ravel() for z in grids.values()]), levels) if shared_scale else None
+    label = "log10 training loss" if log else "training loss"
     cs = None
     for ax, (method, d) in zip(axes.ravel(), data.items()):
-        z = tf(np.maximum(grids[method], 1e-12)) if log else grids[method]
+        z = grids[method]
+        lv = shared if shared_scale else _levels(z, levels)
         a, b = np.asarray(d["alphas"], float), np.asarray(d["betas"], float)
         cs = ax.contourf(a, b, z.T, levels=lv, cmap="viridis")  # contour wants z[y, x] = z[β, α]
         ax.contour(a, b, z.T, levels=lv, colors="white", linewidths=0.3, alpha=0.6)
         ax.plot([0], [0], marker="*", color="#E69F00", markersize=10, markeredgecolor="black")
-        ax.set(title=method, xlabel="α", ylabel="β", aspect="equal")
+        ax.set(xlabel="α", ylabel="β", aspect="equal")
+        ax.set_title(f"{method}\n{label} {np.nanmin(z):.3g} – {np.nanmax(z):.3g}", fontsize=9)
+        if not shared_scale:
+            fig.colorbar(cs, ax=ax, shrink=0.85, ticks=MaxNLocator(5)).ax.tick_params(labelsize=7)
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
-    if cs is not None:
-        fig.colorbar(cs, ax=axes.ravel().tolist(), label="log10 training loss" if log else "training loss")
+    if shared_scale and cs is not None:
+        fig.colorbar(cs, ax=axes.ravel().tolist(), label=label)
+    if not shared_scale:
+        note = "Each panel has its own colour scale (range in its title). " + (note or "")
     return finish(fig, title, note)

@@ -10,6 +10,7 @@ sentence-embedding model, not a plain pre-trained LM)", and labels this project'
 from __future__ import annotations
 
 import itertools
+import textwrap
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -38,12 +39,18 @@ def new_figure(
     return fig, axes
 
 
+def wrap(text: str, width_in: float, fontsize: float) -> str:
+    """`text` broken into lines that fit `width_in` inches at `fontsize` points (~0.55 em per character)."""
+    return textwrap.fill(text, max(20, int(width_in * 72 / (0.55 * fontsize))), break_on_hyphens=False)
+
+
 def finish(fig: Figure, title: str | None = None, note: str | None = None) -> Figure:
-    """Add the suptitle and a small footnote (bottom left)."""
+    """Add the suptitle and a small footnote (bottom left), both wrapped to the figure's width."""
+    width = fig.get_figwidth() * (0.7 if fig.legends else 0.96)  # a side legend takes part of the width
     if title:
-        fig.suptitle(title)
+        fig.suptitle(wrap(title, width, 12))
     if note:
-        fig.supxlabel(note, x=0.01, ha="left", fontsize=7, style="italic", color="0.3")
+        fig.supxlabel(wrap(note, width, 7), x=0.01, ha="left", fontsize=7, style="italic", color="0.3")
     return fig
 
 
@@ -63,6 +70,6 @@ def save(fig: Figure, stem: str | Path, dpi: int = 150) -> list[Path]:
     for ext, meta in (("png", {"Software": None}), ("pdf", {"CreationDate": None, "Producer": None})):
         path = stem.with_name(f"{stem.name}.{ext}")
         with atomic_open(path, "wb") as f:
-            fig.savefig(f, format=ext, dpi=dpi, metadata=meta)
+            fig.savefig(f, format=ext, dpi=dpi, metadata=meta, bbox_inches="tight", pad_inches=0.1)  # nothing clipped
         paths.append(path)
     return paths
