@@ -86,12 +86,17 @@ def test_profiles_resolve_to_what_they_state():
     assert r100["rerank"]["depth"] == 100 and r100["reranker"]["steps"] == 384
 
 
+OVERLAY_ON = {"rehearsal.yaml": ["msmarco.yaml"]}   # run as `--configfile config/msmarco.yaml config/rehearsal.yaml`
+
+
 @pytest.mark.parametrize("path", sorted((REPO / "config").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_profile_is_an_overlay_and_valid(path):
     """A profile states only what it changes: no top-level `_replace`, and no key repeated at the default's value
     outside lists and replaced maps (which must be stated whole)."""
     over = yaml.safe_load(path.read_text())
     assert pcfg.REPLACE not in over
+    on = [REPO / "config" / b for b in OVERLAY_ON.get(path.name, [])]   # a profile laid over another one
+    base = pcfg.load(*on) if on else BASE
 
     def repeats(o, b, where=""):
         if not isinstance(o, dict) or not isinstance(b, dict) or o.get(pcfg.REPLACE):
@@ -99,8 +104,8 @@ def test_every_profile_is_an_overlay_and_valid(path):
         return [f"{where}{k}" for k, v in o.items() if k in b and v == b[k] and not isinstance(v, list)] + [
             r for k, v in o.items() if k in b for r in repeats(v, b[k], f"{where}{k}.")]
 
-    assert repeats(over, BASE) == []
-    assert pcfg.schema_errors(pcfg.load(path)) == []
+    assert repeats(over, base) == []
+    assert pcfg.schema_errors(pcfg.load(*on, path)) == []
 
 
 # --- unknown keys at every level ---------------------------------------------------------------------------
@@ -335,3 +340,27 @@ def test_the_default_check_leaves_presence_tests_and_other_keys_alone():
     keys = _schema_keys()
     assert not text_violations('_d.get("qrels")', keys)
     assert not python_violations('d.get("title", "")\nhp.get("pooling") or bb["pooling"]', keys)
+
+
+def test_documented_overlay_command_lines_keep_every_configfile():
+    """Regression (dress rehearsal, issue 15): Snakemake's `--configfile` takes several files after ONE flag; a
+    repeated flag replaces the earlier list, so the documented `--configfile A.yaml --configfile B.yaml` ran B on
+    config.yaml without A (msmarco.yaml + rehearsal.yaml silently lost msmarco.yaml). Every `snakemake` line in
+    config.yaml's header and the shipped profiles must reach Snakemake with all of its files."""
+    from snakemake.cli import get_argument_parser
+
+    parser = get_argument_parser()
+    checked = 0
+    for path in [pcfg.BASE, *sorted((pcfg.BASE.parent / "config").glob("*.yaml"))]:
+        for line in path.read_text().splitlines():
+            m = re.match(r"#\s+(?:\S+=\S+\s+)*snakemake (.*?--configfile .*?)(?:\s{2,}.*)?$", line.rstrip(" \\"))
+            if not m:
+                continue
+            args = [a for a in shlex.split(m[1]) if a != "\\"]
+            named = [args[i + 1 + j] for i, a in enumerate(args) if a == "--configfile"
+                     for j in range(len(args) - i - 1) if not args[i + 1 + j].startswith("-")
+                     and all(not x.startswith("-") for x in args[i + 1: i + 2 + j])]
+            parsed = [str(p) for p in parser.parse_args(args).configfile]
+            assert parsed == named, f"{path.name}: `{line.strip()}` reaches Snakemake as --configfile {parsed}"
+            checked += 1
+    assert checked >= 2

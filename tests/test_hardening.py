@@ -183,6 +183,21 @@ def test_atomic_writes_outside_the_output_roots_are_refused(tmp_path, monkeypatc
     assert sorted(p.name for p in outside.iterdir()) == ["file.txt"]
 
 
+def test_a_converted_dataset_root_is_written_atomically_inside_the_roots(tmp_path, monkeypatch):
+    """Regression (dress rehearsal, issue 15): a dataset root that is itself an output root (from-ir-datasets,
+    convert-msmarco) is written through atomic_path's temporary sibling `.NAME.XXXX.tmp/NAME`; files written
+    in there were refused as outside the roots, so every conversion failed."""
+    root = tmp_path / "wd" / "data" / "msmarco-passage"
+    monkeypatch.setenv(pio.OUTPUT_ROOTS_ENV, str(root))
+    with pio.atomic_path(root) as tmp:
+        pio.write_json({"docs": 1}, tmp / "report.json")
+    assert pio.read_json(root / "report.json") == {"docs": 1}
+    for sibling in (root.parent / ".other.x.tmp" / "msmarco-passage", root.parent / ".msmarco-passage.x.tmp" / "other",
+                    root.parent / ".msmarco-passage.x.tmp"):
+        with pytest.raises(pio.UnsafePath):
+            pio.check_output_path(sibling / "f.json")
+
+
 def test_output_roots_of_a_config():
     c = load_config()
     roots = pcfg.output_roots(c, "/w")

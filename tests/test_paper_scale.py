@@ -295,3 +295,20 @@ def test_chunked_bm25_search_equals_one_search(tmp_path):
         parts.append(tmp_path / f"c{i}.run")
     concat_runs(parts, tmp_path / "merged.run")
     assert (tmp_path / "merged.run").read_bytes() == (tmp_path / "whole.run").read_bytes()
+
+
+def test_msmarco_tables_set_the_papers_numbers_beside_every_column():
+    """Regression (dress rehearsal, issue 15): msmarco.yaml mapped no dataset onto the paper's, so only the
+    MS MARCO passage dev columns (whose name happens to be the paper's) had the paper's numbers beside
+    ours; TREC DL 2019 passage and both document columns had none. Each column now has its paper value."""
+    from peftir.analysis.results import _paper, columns
+    from peftir.analysis.tables import PAPER_TABLES
+
+    cfg = msmarco()
+    cols = columns(cfg["evaluation"])
+    ref = _paper(["table2"], cols, cfg["analysis"]["paper_datasets"])
+    full = ref["Full fine-tuning"]
+    assert set(full) == set(cols)
+    assert full["msmarco-passage.dl19/nDCG@10"] == PAPER_TABLES["table2"]["Full fine-tuning"][
+        "trec-dl-2019-passage/nDCG@10"] == 0.600
+    assert full["msmarco-doc.dev/RR@100"] == 0.312 and full["msmarco-doc.dl19/R@100"] == 0.409

@@ -36,10 +36,20 @@ def check_output_path(path: str | Path) -> Path:
     if roots is None:
         return Path(path)
     real = Path(path).resolve()
-    if not any(real == r or r in real.parents for r in roots):
+    if not any(real == r or r in real.parents or _in_atomic_sibling(real, r) for r in roots):
         raise UnsafePath(f"{path}: resolves to {real}, outside the output directories "
                          f"{[str(r) for r in roots]}; nothing was written or removed")
     return Path(path)
+
+
+def _in_atomic_sibling(real: Path, root: Path) -> bool:
+    """`real` lies in `atomic_path(root)`'s temporary copy of the root itself (`.NAME.XXXX.tmp/NAME/...`
+    beside it), which is renamed onto the root on success: a converted dataset root is written so."""
+    for p in real.parents:
+        if p.parent == root.parent and p.name.startswith(f".{root.name}.") and p.name.endswith(".tmp"):
+            rest = real.relative_to(p).parts
+            return bool(rest) and rest[0] == root.name
+    return False
 
 
 @contextlib.contextmanager
