@@ -17,6 +17,8 @@ rule export:
         directory("results/export/{stage}/{run}/{budget}/s{seed}"),
     log:
         "logs/export/{stage}/{run}/{budget}/s{seed}.log",
+    benchmark:
+        "benchmarks/export/{stage}/{run}/{budget}/s{seed}.tsv"
     wildcard_constraints:
         stage="retriever|reranker",
         run="|".join(RUNS),
