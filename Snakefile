@@ -24,6 +24,7 @@ configfile: os.path.join(workflow.basedir, "config.yaml")
 
 from peftir import config as pcfg
 from peftir import io as pio
+from peftir import joblog
 
 pcfg.resolve_workflow(config, workflow)
 # peftir's check first: the same schema plus semantic checks, every message naming its key
@@ -33,6 +34,9 @@ validate(config, "workflow/schemas/config.schema.yaml")
 os.environ[pio.OUTPUT_ROOTS_ENV] = os.pathsep.join(
     pcfg.output_roots(config, os.getcwd())
 )
+# Every `python -m peftir` job appends its CPU time to this log as it exits (peftir.joblog: Snakemake's
+# benchmark files miss up to the last 30 s of a job's CPU); bench/grid_cost.py reads it.
+os.environ.setdefault(joblog.ENV, os.path.abspath("benchmarks/jobs.jsonl"))
 
 
 # Cheap steps run in the Snakemake process itself, never as cluster jobs (profiles/slurm).

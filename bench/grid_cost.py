@@ -7,6 +7,13 @@ rules — evaluate, tables, plots — have none) and prints, per stage and rule,
 summed and the largest job wall time, the summed CPU time and the largest peak resident memory
 (`max_rss`, MB). Wall times are per job: with `--cores 2` two jobs overlap, so the sums exceed the
 run's wall clock. The whole run's wall clock is the `time` of the command that ran it.
+
+Snakemake's benchmark files undercount CPU: they sample a job every 30 s after its first 30 s, so the CPU
+a job spends after its last sample is lost. The exact figures come from WORKDIR/benchmarks/jobs.jsonl
+(peftir.joblog: every `python -m peftir` process, light rules included, appends its getrusage CPU time
+at exit); from it this prints, per command, the jobs, summed wall and CPU, and the mean time from process
+start to the command's start (interpreter and imports), and for the whole run its span (first job start
+to last job end), the summed CPU and the utilisation: summed CPU / (cores x span).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import csv
 import json
 from collections import defaultdict
 from pathlib import Path
+from statistics import mean
 
 
 def job_kind(rel: Path) -> tuple[str, str]:
@@ -65,18 +73,61 @@ def markdown(rows: dict[tuple[str, str], dict[str, float]]) -> str:
     return "\n".join(out)
 
 
+def joblog_summary(rows: list[dict], cores: int, wall_s: float | None = None) -> dict:
+    """Per command and whole-run figures from peftir.joblog rows (see the module docstring)."""
+    per: dict[str, dict] = defaultdict(lambda: {"jobs": 0, "wall_s": 0.0, "cpu_s": 0.0, "ready": []})
+    for r in rows:
+        a = per[r["command"]]
+        a["jobs"] += 1
+        a["wall_s"] += r["wall_s"]
+        a["cpu_s"] += r["cpu_s"]
+        a["ready"].append(r.get("ready_s", float("nan")))
+    cmds = {c: {"jobs": a["jobs"], "wall_s": round(a["wall_s"], 1), "cpu_s": round(a["cpu_s"], 1),
+                "cpu_per_wall": round(a["cpu_s"] / a["wall_s"], 3) if a["wall_s"] else None,
+                "mean_ready_s": round(mean(a["ready"]), 2)} for c, a in sorted(per.items())}
+    span = (max(r["end"] for r in rows) - min(r["start"] for r in rows)) if rows else 0.0
+    wall = wall_s or span
+    cpu = sum(r["cpu_s"] for r in rows)
+    return {"commands": cmds, "jobs": len(rows), "span_s": round(span, 1), "wall_s": round(wall, 1),
+            "cores": cores, "cpu_s": round(cpu, 1), "job_wall_s": round(sum(r["wall_s"] for r in rows), 1),
+            "utilisation": round(cpu / (cores * wall), 3) if wall else None}
+
+
+def joblog_markdown(s: dict) -> str:
+    out = ["| command | jobs | wall s (sum) | CPU s (sum) | CPU / wall | start-up s (mean) |",
+           "|---|---|---|---|---|---|"]
+    for c, a in s["commands"].items():
+        out.append(f"| {c} | {a['jobs']} | {a['wall_s']:.0f} | {a['cpu_s']:.0f} | {a['cpu_per_wall']:.2f} "
+                   f"| {a['mean_ready_s']:.1f} |")
+    out.append(f"| **all** | {s['jobs']} | {s['job_wall_s']:.0f} | {s['cpu_s']:.0f} | | |")
+    out.append(f"\nrun wall {s['wall_s']:.0f} s (jobs' span {s['span_s']:.0f} s); summed job CPU "
+               f"{s['cpu_s']:.0f} s = {100 * (s['utilisation'] or 0):.1f}% of {s['cores']} x wall")
+    return "\n".join(out)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("workdir", nargs="?", default=".")
     ap.add_argument("--json", help="also write the per-rule figures here")
+    ap.add_argument("--cores", type=int, default=2, help="cores of the run, for the utilisation (default 2)")
+    ap.add_argument("--wall", type=float, help="the run's wall clock in s (default: first job start to last end)")
     a = ap.parse_args(argv)
     root = Path(a.workdir)
     if not (root / "benchmarks").is_dir():
         raise SystemExit(f"{root / 'benchmarks'}: no such directory (run the pipeline there first)")
     rows = summarise(root)
     print(markdown(rows))
+    out = {f"{s}/{j}": v for (s, j), v in sorted(rows.items())}
+    log = root / "benchmarks" / "jobs.jsonl"
+    if log.is_file():
+        from peftir import joblog
+
+        summary = joblog_summary(joblog.read(str(log)), a.cores, a.wall)
+        print("\nFrom the job log (exact CPU time of every peftir process):\n")
+        print(joblog_markdown(summary))
+        out["joblog"] = summary
     if a.json:
-        Path(a.json).write_text(json.dumps({f"{s}/{j}": v for (s, j), v in sorted(rows.items())}, indent=1) + "\n")
+        Path(a.json).write_text(json.dumps(out, indent=1) + "\n")
 
 
 if __name__ == "__main__":

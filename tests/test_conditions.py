@@ -23,8 +23,10 @@ def test_every_system_once_with_reference_rows_first(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no results here
     c = _config()
     rows = pc.conditions(c, "config.yaml", ".")
-    trained = {st: [(r, b, s) for r, m in c["methods"].items() for b in m["budgets"]
-                    for s in (c.get("budget_seeds") or {}).get(b, c["seeds"])] for st in ("retriever", "reranker")}
+    trained = {st: [(r, b, s) for r, m in c["methods"].items() if st in m.get("stages", [st]) for b in m["budgets"]
+                    for s in (m.get("reranker_seeds") if st == "reranker" else None) or m.get("seeds", c["seeds"])]
+               for st in ("retriever", "reranker")}
+    assert len(trained["retriever"]) > len(trained["reranker"]) > 0  # the default's design: 4 cross-encoders
     assert len(rows) == 4 + len(trained["retriever"]) + len(trained["reranker"])
     keys = [(r["stage"], r["system"], r["budget"], r["seed"]) for r in rows]
     assert len(set(keys)) == len(keys)

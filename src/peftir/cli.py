@@ -10,6 +10,9 @@ import argparse
 import importlib
 import logging
 import sys
+import time
+
+from peftir import joblog
 
 SUBCOMMAND_MODULES = [
     "peftir.data.cli",
@@ -48,10 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    ready, rc = time.time(), 1
     try:
         args.func(args)
+        rc = 0
     except (ValueError, KeyError, FileNotFoundError) as e:  # user-facing input errors: one line, exit 2
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"peftir {args.command}: error: {msg}", file=sys.stderr)
-        return 2
-    return 0
+        rc = 2
+    finally:
+        joblog.record(args.command, ready, argv, rc=rc)  # CPU accounting, when $PEFTIR_JOBLOG is set
+    return rc

@@ -201,15 +201,22 @@ def method_json(config: dict, run: str, budget: str) -> str:
     return json.dumps(method_spec(config, run, budget), sort_keys=True)
 
 
-def seeds_for(config: dict, budget: str) -> list[int]:
-    """Seeds of one budget: `budget_seeds[budget]` when set (e.g. 3 seeds for the small grid), else `seeds`."""
-    return config["budget_seeds"].get(budget, config["seeds"])
+def seeds_for(config: dict, budget: str, run: str | None = None, stage: str = "retriever") -> list[int]:
+    """Seeds of one system, the most specific setting first: the method's `reranker_seeds` (reranker stage
+    only), `budget_seeds[budget]` (e.g. one seed for a whole profile's large budget), the method's `seeds`
+    (e.g. 3 seeds where a question lives: full, adapter, LoRA, IAA-L), else the global `seeds`."""
+    m = (config["methods"].get(run) or {}) if run is not None else {}
+    if stage == "reranker" and "reranker_seeds" in m:
+        return m["reranker_seeds"]
+    if budget in config["budget_seeds"]:
+        return config["budget_seeds"][budget]
+    return m.get("seeds", config["seeds"])
 
 
 def grid(config: dict, stage: str = "retriever") -> list[tuple[str, str, int]]:
     """(run, budget, seed) for every trained system of a stage."""
     return [(run, b, s) for run, m in config["methods"].items() if stage in m.get("stages", [stage])
-            for b in m["budgets"] for s in seeds_for(config, b)]
+            for b in m["budgets"] for s in seeds_for(config, b, run, stage)]
 
 
 def encode_p_len(config: dict, ds: str) -> int:

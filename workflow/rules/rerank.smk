@@ -47,6 +47,9 @@ rule train_reranker:
         "logs/reranker/{run}/{budget}/s{seed}/train.log",
     benchmark:
         "benchmarks/reranker/{run}/{budget}/s{seed}/train.tsv"
+    # the longest jobs of the default (~10 min each on one core) start first, so that the end of the run is
+    # not one cross-encoder training (and then re-ranking) alone while the other core idles
+    priority: 10
     threads: config["threads"]
     resources:
         gpu=config["reranker"]["gpus"],
@@ -82,6 +85,7 @@ rule rerank:
         "logs/reranker/{run}/{budget}/s{seed}/rerank.{ds}.{split}.log",
     benchmark:
         "benchmarks/reranker/{run}/{budget}/s{seed}/rerank.{ds}.{split}.tsv"
+    priority: 10
     threads: config["threads"]
     resources:
         gpu=1,
