@@ -7,8 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from peftir import config as pcfg
 from peftir import joblog
 
