@@ -49,6 +49,7 @@ localrules:
     convergence,
     landscape_plot,
     figure3,
+    answers,
     rerank_reference_bm25,
     export_all,
     conditions,

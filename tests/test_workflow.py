@@ -104,7 +104,8 @@ def test_report_has_every_category_and_renders(smoke, tmp_path):
     assert r.returncode == 0, tail(r)
     report = smoke / "results" / "report.html"
     text = report.read_text(encoding="utf-8", errors="replace")
-    for category in ("Tables", "Convergence", "Loss landscapes", "Update-direction discrepancy", "Figure 3", "Index"):
+    categories = ("Tables", "Convergence", "Loss landscapes", "Update-direction discrepancy", "Figure 3", "Answers")
+    for category in (*categories, "Index"):
         assert category in text, f"report has no {category!r} category"
     for name in ("retrieval.html", "reranking.html", "conditions.html"):  # rendered tables, not download links
         assert re.search(rf'"results/[^"]*/{name}": \{{', text), f"{name} is not in the report"

@@ -1,6 +1,7 @@
 """The evidence (issue 5): the paper's Tables 2-4 with significance markers, convergence per stage, loss
-landscapes (compute .npz, then draw), the update-direction discrepancy (this project's reconstruction)
-and Figure 3. Every table and figure goes into the HTML report. Include after train.smk and report.smk.
+landscapes (compute .npz, then draw), the update-direction discrepancy (this project's reconstruction),
+Figure 3, and the paper's three questions answered with intervals (results/answers.md). Every table and
+figure goes into the HTML report. Include after train.smk and report.smk.
 """
 
 from peftir.analysis import settings as aset
@@ -166,6 +167,58 @@ rule figure3:
         " --stem results/figures/figure3 --json {output.json:q} > {log:q} 2>&1"
 
 
+def answers_inputs():
+    """The primary metric file (first evaluation) and the curve of every trained system of both stages."""
+    return [
+        f"{d}/{f}"
+        for s in STAGES
+        for d in system_dirs(s)
+        for f in (
+            f"metrics/{stage_evals(s)[0]['dataset']}.{stage_evals(s)[0]['split']}.json",
+            "curve.jsonl",
+        )
+    ]
+
+
+rule answers:
+    """The paper's three questions per stage: effect, 95% CI, p-value, one sentence each (issue 17)."""
+    input:
+        answers_inputs(),
+    output:
+        md=report_item(
+            "results/answers.md", caption="../report/answers.rst", category="Answers"
+        ),
+        json="results/answers.json",
+    params:
+        systems=[d for s in STAGES for d in system_dirs(s)],
+        curves=[f"{d}/curve.jsonl" for s in STAGES for d in system_dirs(s)],
+        evals=as_json({s: stage_evals(s) for s in ("retriever", "reranker")}),
+        methods=as_json(
+            {r: {"method": m["method"]} for r, m in config["methods"].items()}
+        ),
+        budget=AN["answers"]["budget"],
+        pct=config["budgets"].get(AN["answers"]["budget"], ""),
+        iaa=AN["answers"]["iaa_run"],
+        adapter=AN["answers"]["adapter_method"],
+        margin=AN["answers"]["margin"],
+        alpha=AN["alpha"],
+        metric=AN["convergence"]["metric"],
+        fraction=AN["convergence"]["fractions"][0],
+        beta=AN["convergence"]["ema_beta"],
+        k=AN["convergence"]["spike_k"],
+        backbone=config["backbone"]["name"],
+    log:
+        "logs/analysis/answers.log",
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "python -m peftir answers --systems {params.systems:q} --curves {params.curves:q} --evals {params.evals:q}"
+        " --methods {params.methods:q} --budget {params.budget:q} --budget-pct {params.pct:q} --iaa-run {params.iaa:q}"
+        " --adapter-method {params.adapter:q} --margin {params.margin:q} --alpha {params.alpha:q}"
+        " --metric {params.metric:q} --fraction {params.fraction:q} --beta {params.beta:q} --spike-k {params.k:q}"
+        " --backbone {params.backbone:q} --json {output.json:q} --md {output.md:q} > {log:q} 2>&1"
+
+
 ANALYSIS_TARGETS = (
     [f"results/tables/{t}.html" for t in PAPER_TABLE_IDS]
     + [
@@ -176,4 +229,5 @@ ANALYSIS_TARGETS = (
     + (rules.landscape_plot.output if LANDSCAPES else [])
     + (rules.discrepancy.output if AN["discrepancy"]["enabled"] else [])
     + (rules.figure3.output if AN["figure3"]["enabled"] else [])
+    + rules.answers.output
 )

@@ -1,5 +1,6 @@
 """Subcommands of the evidence (issue 5): `paper-table`, `convergence`, `landscape` (compute, .npz),
-`plot-landscape` (figures + sharpness table), `discrepancy-report` and `figure3`.
+`plot-landscape` (figures + sharpness table), `discrepancy-report`, `figure3` and `answers` (the paper's
+three questions answered with effect, 95% CI and p per stage).
 
 Systems are read from their directories results/{stage}/{run}/{budget}/s{seed} (see results.py);
 a figure is written as <stem>.png + <stem>.pdf, a table as <stem>.csv/.md/.tex/.html.
@@ -223,6 +224,46 @@ def cmd_figure3(a) -> None:
     write_json(as_json(structure), a.json)
 
 
+def _stage_of(system_dir: Path) -> str:
+    """results/{stage}/{run}/{budget}/s{seed} -> stage."""
+    return Path(system_dir).parts[-4]
+
+
+def cmd_answers(a) -> None:
+    from peftir.analysis import answers as an
+    from peftir.analysis import curves as cv
+    from peftir.analysis.results import load_systems, parse_system
+    from peftir.io import atomic_open
+
+    evals = json.loads(a.evals)  # {stage: evaluation list}; the primary is the first entry's first measure
+    cols, primary = {}, {}
+    for stage, ev in sorted(evals.items(), key=lambda kv: (an.STAGES + (kv[0],)).index(kv[0])):
+        if not ev or not ev[0].get("measures"):
+            raise ValueError(f"--evals: stage {stage!r} has no evaluation with a measure")
+        e = ev[0]
+        primary[stage] = [{**e, "measures": [e["measures"][0]]}]
+        cols[stage] = f"{e['dataset']}.{e['split']}/{e['measures'][0]}"
+    dirs: dict[str, list[str]] = defaultdict(list)
+    for d in a.systems or []:
+        dirs[_stage_of(d)].append(d)
+    curves: dict[str, dict] = defaultdict(dict)
+    for p in map(Path, a.curves or []):
+        run, budget, seed = parse_system(p.parent)
+        curves[_stage_of(p.parent)].setdefault((run, budget), {})[seed] = cv.read_curve(p)
+    unknown = (set(dirs) | set(curves)) - set(cols)
+    if unknown:
+        raise ValueError(f"systems or curves of stage(s) {sorted(unknown)} but no --evals entry for them")
+    stages = {s: (load_systems(dirs[s], primary[s]) if dirs[s] else [], curves[s]) for s in cols}
+    methods = {r: m["method"] for r, m in json.loads(a.methods).items()}
+    kw = {"budget": a.budget, "alpha": a.alpha, "iaa_run": a.iaa_run, "adapter_method": a.adapter_method,
+          "margin": a.margin, "beta": a.beta, "k": a.spike_k, "metric": f"dev_{a.metric}",
+          "fraction": a.fraction}  # fmt: skip
+    ans = an.answers(stages, methods, cols, backbone=a.backbone, budget_pct=a.budget_pct, **kw)
+    write_json(ans, a.json)
+    with atomic_open(a.md) as f:
+        f.write(an.markdown(ans))
+
+
 def register(sub) -> None:
     p = sub.add_parser("paper-table", help="Tables 2/3/4 of the paper (or all systems), significance-marked")
     p.add_argument("--kind", required=True, choices=["table2", "table3", "table4", "all"])
@@ -284,3 +325,23 @@ def register(sub) -> None:
     p.add_argument("--stem", required=True)
     p.add_argument("--json", required=True, help="the structure found, as JSON")
     p.set_defaults(func=cmd_figure3)
+
+    p = sub.add_parser("answers", help="the paper's three questions: effect, 95%% CI, p per stage")
+    p.add_argument("--systems", nargs="*", default=[], help="trained system dirs, both stages")
+    p.add_argument("--curves", nargs="*", default=[], help="their curve.jsonl files")
+    p.add_argument("--evals", required=True, help="JSON {stage: evaluation list}")
+    p.add_argument("--methods", required=True, help="the config's methods as JSON {run: {method, ...}}")
+    p.add_argument("--budget", default="small", help="the paper's small budget (Q1-Q3 compare at it)")
+    p.add_argument("--budget-pct", type=lambda v: float(v) if v else None, default=None, help="its size in %% (for the wording)")
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--margin", type=float, default=0.005, help="Q2 non-inferiority margin")
+    p.add_argument("--iaa-run", default="iaa-l")
+    p.add_argument("--adapter-method", default="adapter", help="registry key of the adapter run (Q3)")
+    p.add_argument("--metric", default="RR@10", help="dev metric in the curves (without dev_)")
+    p.add_argument("--fraction", type=float, default=0.9, help="Q3: steps to this fraction")
+    p.add_argument("--beta", type=float, default=0.9, help="EMA of the roughness")
+    p.add_argument("--spike-k", type=float, default=3.0)
+    p.add_argument("--backbone", default="")
+    p.add_argument("--json", required=True)
+    p.add_argument("--md", required=True)
+    p.set_defaults(func=cmd_answers)
