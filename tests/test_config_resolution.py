@@ -67,7 +67,8 @@ def test_profiles_resolve_to_what_they_state():
     quick = pcfg.load(REPO / "config" / "quick.yaml")
     assert sorted(quick["methods"]) == ["full", "iaa-l", "lora"]
     assert quick["methods"]["lora"] == {"method": "lora", "params": {"r": 16, "alpha": 32}, "budgets": ["small"],
-                                        "lr": 1.0e-3, "reranker_lr": 3.0e-3, "stages": ["retriever"]}
+                                        "lr": 1.0e-3, "reranker_lr": 3.0e-3, "stages": ["retriever"], "seeds": [1],
+                                        "reranker_seeds": [1]}
     assert quick["retriever"] == {**BASE["retriever"], "steps": 48, "ckpt_every": 40}
     assert quick["datasets"]["debian"]["sample"] == {"queries": {"train": 1500, "dev": 200, "test": 200}, "max_docs": 4000}
     assert "expected" not in quick and quick["analysis"]["landscape"]["enabled"] is False
