@@ -2,6 +2,9 @@
 run end to end on CPU over tiny official-format MS MARCO / TREC DL 2019 files read through ir_datasets
 (tests/rehearsal/make_data.py, IR_DATASETS_HOME), with the chunked BM25 training search, two encode
 shards per corpus and model, and every retriever trained under torchrun with 2 CPU processes (gloo).
+All nine methods of msmarco.yaml run, with its sizes, one seed each, but each at ONE of its budgets (the
+whole one-seed grid is 16 systems, 418 jobs; this is 9, 261 jobs): full and BitFit (natural); adapter,
+LoRA, IAA-S, IAA-L at 0.5%; prefix, MAM, IAA-M at 6.7% - every method's code once, every budget kind once.
 Asserts the paper's Tables 2-4 exist with the paper's numbers beside ours."""
 
 from __future__ import annotations
@@ -39,8 +42,13 @@ def test_overlay_changes_only_sizes_and_data_locations():
     assert {k: v for k, v in reh["backbone"].items() if k not in ("name", "config")} == \
         {k: v for k, v in base["backbone"].items() if k not in ("name", "config")}
     assert reh["bm25"]["query_chunks"] > 1 and reh["encode"]["n_shards"] > 1 and reh["retriever"]["gpus"] == 2
-    assert {k: reh["methods"][k] for k in reh["methods"]} == {k: base["methods"][k] for k in reh["methods"]}
-    assert {m["method"] for m in reh["methods"].values()} >= {"full", "lora", "iaa"}
+    # every method of msmarco.yaml, with its rates and sizes; each at one of its budgets, every budget kind run
+    assert set(reh["methods"]) == set(base["methods"]) and len(reh["methods"]) == 9
+    for name, m in reh["methods"].items():
+        assert {k: v for k, v in m.items() if k != "budgets"} == \
+            {k: v for k, v in base["methods"][name].items() if k != "budgets"}, name
+        assert len(m["budgets"]) == 1 and set(m["budgets"]) <= set(base["methods"][name]["budgets"]), name
+    assert {b for m in reh["methods"].values() for b in m["budgets"]} == {"natural", "small", "large"}
     pcfg.validate(reh, REPO)
 
 
@@ -76,9 +84,10 @@ def test_every_code_path_ran(rehearsed):
     assert log.count("rule bm25_search_chunk:") == cfg["bm25"]["query_chunks"] == 2
     # every retriever trained under torchrun: 2 CPU processes
     infos = sorted((wd / "results" / "retriever").glob("*/*/s*/run_info.json"))
-    assert len(infos) == 5   # full, LoRA 0.5% and 6.7%, IAA-L 0.5% and 6.7%, one seed
+    assert len(infos) == 9   # the nine methods, one budget and one seed each
+    assert {i.parent.parent.parent.name for i in infos} == set(cfg["methods"])
     # two shards x two corpora x (zero-shot + each trained retriever)
-    assert log.count("rule encode_shard:") == cfg["encode"]["n_shards"] * 2 * (1 + len(infos)) == 24
+    assert log.count("rule encode_shard:") == cfg["encode"]["n_shards"] * 2 * (1 + len(infos)) == 40
     for info in infos:
         d = json.loads(info.read_text())
         assert d["stats"]["world_size"] == 2 and d["machine"]["device"] == "cpu", info
