@@ -57,7 +57,7 @@ profile: $(STAMP)
 test: $(STAMP)
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
 		|| echo "chromium could not be installed: the report screenshot test will skip"
-	$(BIN)/pytest -q -ra
+	$(BIN)/pytest -q -ra --durations=10
 
 # ruff; snakefmt's formatting check of the Snakefile and rules (--no-sort: its directive sorting moves a rule's
 # docstring below other directives, which Snakemake refuses); Snakemake's linter on every shipped config
