@@ -167,23 +167,10 @@ rule figure3:
         " --stem results/figures/figure3 --json {output.json:q} > {log:q} 2>&1"
 
 
-def answers_inputs():
-    """The primary metric file (first evaluation) and the curve of every trained system of both stages."""
-    return [
-        f"{d}/{f}"
-        for s in STAGES
-        for d in system_dirs(s)
-        for f in (
-            f"metrics/{stage_evals(s)[0]['dataset']}.{stage_evals(s)[0]['split']}.json",
-            "curve.jsonl",
-        )
-    ]
-
-
 rule answers:
     """The paper's three questions per stage: effect, 95% CI, p-value, one sentence each (issue 17)."""
     input:
-        answers_inputs(),
+        answers_inputs(STAGES),
     output:
         md=report_item(
             "results/answers.md", caption="../report/answers.rst", category="Answers"

@@ -158,6 +158,19 @@ def stage_metrics(stage):
     ]
 
 
+def answers_inputs(stages):
+    """The primary metric file (first evaluation) and the curve of every trained system of both stages."""
+    return [
+        f"{d}/{f}"
+        for s in stages
+        for d in system_dirs(s)
+        for f in (
+            f"metrics/{stage_evals(s)[0]['dataset']}.{stage_evals(s)[0]['split']}.json",
+            "curve.jsonl",
+        )
+    ]
+
+
 # Snakemake's `report()` under another name: inside a function, a line that starts with `report` is read
 # as the `report:` directive (and snakefmt wraps long calls onto such a line).
 report_item = report
