@@ -34,7 +34,7 @@ SUBCOMMAND_MODULES = [
 ]
 
 
-# Which module registers each subcommand (tests/test_cli.py checks it against the modules). A job names one
+# Which module registers each subcommand (tests/test_cli_commands.py checks it against the modules). A job names one
 # subcommand, so `main` imports only that module: registering all of them imports torch, transformers and
 # pyserini, ~2.7 s of CPU that every light job (evaluate, table, check-config, ...) paid before its work
 # (bench/job_overhead.py; issue 17).
