@@ -72,10 +72,9 @@ def fmt_test(t: sig.PairedTest, unit: str = "queries") -> str:
 
 def _result(sentence: str, test: sig.PairedTest | None = None, **extra) -> dict:
     """One question's answer: effect (mean paired difference), ci_low, ci_high, p, n, sentence."""
-    out = {"effect": None, "ci_low": None, "ci_high": None, "p": None, "n": None}
+    out = dict.fromkeys(("effect", "ci_low", "ci_high", "p", "n"))
     if test is not None:
-        out = {"effect": _num(test.mean_diff), "ci_low": _num(test.ci_low), "ci_high": _num(test.ci_high),
-               "p": _num(test.p), "n": test.n}  # fmt: skip
+        out = {k: v for k, v in _test_dict(test).items() if k in out}
     return {**out, "sentence": sentence, **extra}
 
 
