@@ -14,26 +14,6 @@ import time
 
 from peftir import joblog
 
-SUBCOMMAND_MODULES = [
-    "peftir.data.cli",
-    "peftir.bm25",
-    "peftir.chunks",
-    "peftir.negatives",
-    "peftir.retriever",
-    "peftir.reranker",
-    "peftir.encode",
-    "peftir.search",
-    "peftir.rerank",
-    "peftir.evaluate",
-    "peftir.analysis.cli",
-    "peftir.check_config",
-    "peftir.table",
-    "peftir.verify",
-    "peftir.export",
-    "peftir.conditions",
-]
-
-
 # Which module registers each subcommand (tests/test_cli_commands.py checks it against the modules). A job names one
 # subcommand, so `main` imports only that module: registering all of them imports torch, transformers and
 # pyserini, ~2.7 s of CPU that every light job (evaluate, table, check-config, ...) paid before its work
@@ -57,6 +37,7 @@ COMMANDS = {
     "export": "peftir.export",
     "conditions": "peftir.conditions",
 }
+SUBCOMMAND_MODULES = list(dict.fromkeys(COMMANDS.values()))  # each once, in the order above
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
