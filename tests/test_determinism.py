@@ -88,6 +88,21 @@ def test_sampler_skips_and_counts_queries_without_positive_or_negative(data):
     assert drawn <= {r["query"] for r in ROWS}
 
 
+def test_sampler_neg_depth_draws_negatives_from_the_top_of_the_pool_only(tmp_path):
+    import random
+
+    negs = [f"n{i}" for i in range(10)]  # the pool in first-stage rank order
+    path = _triples(tmp_path, [{"qid": "q", "query": "x", "pos": ["p"], "negs": negs}])
+    corpus = {d: d for d in ["p", *negs]}
+    top = TripleSampler(path, corpus, n_neg=2, neg_depth=3)
+    drawn = {t for _ in range(50) for _, texts in top.draw(random.Random(_), 1) for t in texts[1:]}
+    assert drawn == {"n0", "n1", "n2"}
+    whole = TripleSampler(path, corpus, n_neg=2)
+    assert {t for _ in range(50) for _, texts in whole.draw(random.Random(_), 1) for t in texts[1:]} - drawn
+    with pytest.raises(ValueError, match="neg_depth must be positive"):
+        TripleSampler(path, corpus, 2, neg_depth=0)
+
+
 def test_sampler_with_no_usable_query_is_an_error(tmp_path):
     path = _triples(tmp_path, [{"qid": "q", "query": "x", "pos": [], "negs": ["d1"]}])
     with pytest.raises(ValueError, match="no training query has both a positive and a negative"):

@@ -20,10 +20,16 @@ log = logging.getLogger(__name__)
 
 class TripleSampler:
     """Epoch-wise shuffled queries; per query one positive and `n_neg` negatives (with replacement
-    only when the pool is smaller than n_neg)."""
+    only when the pool is smaller than n_neg). `neg_depth`: draw the negatives from the first `neg_depth`
+    of each pool only (a pool is in first-stage rank order, positives removed: mine-negatives), e.g. a
+    cross-encoder's from the depth it will re-rank; None: the whole pool."""
 
-    def __init__(self, triples_path, corpus: dict[str, str], n_neg: int):
+    def __init__(self, triples_path, corpus: dict[str, str], n_neg: int, neg_depth: int | None = None):
+        if neg_depth is not None and neg_depth < 1:
+            raise ValueError(f"neg_depth must be positive or None, got {neg_depth}")
         rows = read_jsonl(triples_path)
+        if neg_depth is not None:
+            rows = [{**r, "negs": r["negs"][:neg_depth]} for r in rows]
         self.rows = [r for r in rows if r["pos"] and r["negs"]]
         # documented rule: a query without a positive or without a negative is skipped and counted
         # (in run_info.json under "triples"); mine-negatives already drops queries without positives

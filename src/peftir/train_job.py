@@ -78,7 +78,7 @@ def run(a, spec: dict, hp: dict, bb: dict, stage: Stage) -> None:
     check_declared_backbone(model.bert.config, bb.get("config"))  # the sizes the dry run solved
     if ctx.enabled and stage.gather:
         model.gather = distributed.gather_with_grad  # cross-device in-batch negatives
-    sampler = TripleSampler(a.triples, corpus, hp["n_neg"])
+    sampler = TripleSampler(a.triples, corpus, hp["n_neg"], hp.get("neg_depth"))
     info.update(triples=sampler.stats)  # queries skipped for want of a positive / a negative, counted
     cfg = TrainConfig.from_dict(hp)
     task = stage.task(tok, sampler, cfg)
