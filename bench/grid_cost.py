@@ -75,33 +75,44 @@ def markdown(rows: dict[tuple[str, str], dict[str, float]]) -> str:
 
 def joblog_summary(rows: list[dict], cores: int, wall_s: float | None = None) -> dict:
     """Per command and whole-run figures from peftir.joblog rows (see the module docstring)."""
-    per: dict[str, dict] = defaultdict(lambda: {"jobs": 0, "wall_s": 0.0, "cpu_s": 0.0, "ready": []})
+    t0 = min((r["start"] for r in rows), default=0.0)
+    per: dict[str, dict] = defaultdict(lambda: {"jobs": 0, "wall_s": 0.0, "cpu_s": 0.0, "ready": [], "starts": [],
+                                                "ends": []})
     for r in rows:
         a = per[r["command"]]
         a["jobs"] += 1
         a["wall_s"] += r["wall_s"]
         a["cpu_s"] += r["cpu_s"]
         a["ready"].append(r.get("ready_s", float("nan")))
+        a["starts"].append(r["start"] - t0)
+        a["ends"].append(r["end"] - t0)
     cmds = {c: {"jobs": a["jobs"], "wall_s": round(a["wall_s"], 1), "cpu_s": round(a["cpu_s"], 1),
                 "cpu_per_wall": round(a["cpu_s"] / a["wall_s"], 3) if a["wall_s"] else None,
-                "mean_ready_s": round(mean(a["ready"]), 2)} for c, a in sorted(per.items())}
-    span = (max(r["end"] for r in rows) - min(r["start"] for r in rows)) if rows else 0.0
+                "mean_ready_s": round(mean(a["ready"]), 2),
+                # when the command ran: its first job's start and last job's end, minutes after the first job
+                "window_min": [round(min(a["starts"]) / 60, 1), round(max(a["ends"]) / 60, 1)]}
+            for c, a in sorted(per.items())}
+    span = (max(r["end"] for r in rows) - t0) if rows else 0.0
     wall = wall_s or span
     cpu = sum(r["cpu_s"] for r in rows)
+    job_wall = sum(r["wall_s"] for r in rows)
     return {"commands": cmds, "jobs": len(rows), "span_s": round(span, 1), "wall_s": round(wall, 1),
-            "cores": cores, "cpu_s": round(cpu, 1), "job_wall_s": round(sum(r["wall_s"] for r in rows), 1),
-            "utilisation": round(cpu / (cores * wall), 3) if wall else None}
+            "cores": cores, "cpu_s": round(cpu, 1), "job_wall_s": round(job_wall, 1),
+            "utilisation": round(cpu / (cores * wall), 3) if wall else None,
+            "held": round(job_wall / (cores * wall), 3) if wall else None}  # share of core time inside a job
 
 
 def joblog_markdown(s: dict) -> str:
-    out = ["| command | jobs | wall s (sum) | CPU s (sum) | CPU / wall | start-up s (mean) |",
-           "|---|---|---|---|---|---|"]
+    out = ["| command | jobs | wall s (sum) | CPU s (sum) | CPU / wall | start-up s (mean) | ran (min) |",
+           "|---|---|---|---|---|---|---|"]
     for c, a in s["commands"].items():
+        w = a.get("window_min") or ["", ""]
         out.append(f"| {c} | {a['jobs']} | {a['wall_s']:.0f} | {a['cpu_s']:.0f} | {a['cpu_per_wall']:.2f} "
-                   f"| {a['mean_ready_s']:.1f} |")
-    out.append(f"| **all** | {s['jobs']} | {s['job_wall_s']:.0f} | {s['cpu_s']:.0f} | | |")
+                   f"| {a['mean_ready_s']:.1f} | {w[0]}-{w[1]} |")
+    out.append(f"| **all** | {s['jobs']} | {s['job_wall_s']:.0f} | {s['cpu_s']:.0f} | | | |")
     out.append(f"\nrun wall {s['wall_s']:.0f} s (jobs' span {s['span_s']:.0f} s); summed job CPU "
-               f"{s['cpu_s']:.0f} s = {100 * (s['utilisation'] or 0):.1f}% of {s['cores']} x wall")
+               f"{s['cpu_s']:.0f} s = {100 * (s['utilisation'] or 0):.1f}% of {s['cores']} x wall; jobs held the cores "
+               f"{100 * (s.get('held') or 0):.1f}% of it")
     return "\n".join(out)
 
 

@@ -115,7 +115,8 @@ def test_grid_cost_utilisation():
     s = grid_cost.joblog_summary(rows, cores=2)
     assert s["span_s"] == 100.0 and s["cpu_s"] == 185.0 and s["utilisation"] == 0.925
     assert s["commands"]["train"] == {"jobs": 2, "wall_s": 180.0, "cpu_s": 175.0, "cpu_per_wall": 0.972,
-                                      "mean_ready_s": 4.0}
+                                      "mean_ready_s": 4.0, "window_min": [0.0, 1.7]}
+    assert s["commands"]["evaluate"]["window_min"] == [1.3, 1.7] and s["held"] == 1.0
     assert grid_cost.joblog_summary(rows, cores=2, wall_s=200.0)["utilisation"] == 0.463
     assert "92.5% of 2 x wall" in grid_cost.joblog_markdown(s)
     json.dumps(s)
