@@ -74,6 +74,7 @@ def test_same_seed_identical_other_seed_differs(data):
     # the two unusable training queries are skipped and counted in the provenance
     counts = {"queries": 12, "used": 10, "skipped_no_positive": 1, "skipped_no_negative": 1}
     assert a_info["triples"] == counts
+    assert a_info["stats"]["bf16"] is False  # the precision the trainer resolved (peftir.precision), recorded
     # a finished run leaves no checkpoint behind
     assert not (data / "a" / "ckpt" / "checkpoint.pt").exists()
 

@@ -13,6 +13,7 @@ import torch
 from peftir.data.collections import doc_text
 from peftir.inference import embed, load_model, read_shard
 from peftir.io import atomic_open
+from peftir.precision import add_bf16_arg, resolve_bf16
 
 
 def save_npz(path, **arrays) -> None:
@@ -25,7 +26,8 @@ def cmd_encode(a) -> None:
     docs = read_shard(a.corpus, a.shard, a.n_shards)
     model, tok = load_model(a.model, a.backbone_json, a.device, stage="retriever")
     ids = [d for d, _ in docs]
-    with torch.autocast(device_type=torch.device(a.device).type, dtype=torch.bfloat16, enabled=a.bf16):
+    with torch.autocast(device_type=torch.device(a.device).type, dtype=torch.bfloat16,
+                        enabled=resolve_bf16(a.bf16, a.device)):
         emb = embed(model, tok, [doc_text(x) for _, x in docs], a.p_len, a.batch_size, a.device,
                     desc=f"encode shard {a.shard}/{a.n_shards}")
     save_npz(a.out, ids=np.array(ids, dtype=object).astype(str), emb=emb)
@@ -40,7 +42,7 @@ def register(sub) -> None:
     p.add_argument("--n-shards", type=int, default=1)
     p.add_argument("--p-len", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--bf16", action="store_true")
+    add_bf16_arg(p)
     p.add_argument("--out", required=True)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

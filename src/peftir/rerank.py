@@ -22,6 +22,7 @@ from peftir.data.collections import load_corpus, load_queries
 from peftir.data.trec import ranked, read_run, write_run
 from peftir.inference import embed, load_model, max_len_of, score_pairs
 from peftir.io import write_json
+from peftir.precision import add_bf16_arg, resolve_bf16
 from peftir.provenance import RunInfo
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,9 @@ def rerank_cross(model, tok, cands, queries, corpus, q_len: int, max_len: int, b
 
 def cmd_rerank(a) -> None:
     torch.set_num_threads(a.threads)
+    bf16 = resolve_bf16(a.bf16, a.device)
     cfg = {"model": a.model, "first_stage": a.run, "candidates": a.candidates, "depth": a.depth,
-           "bf16": a.bf16, "batch_size": a.batch_size}
+           "bf16": bf16, "bf16_setting": a.bf16, "batch_size": a.batch_size}
     info = RunInfo("rerank", cfg, device=a.device)
     cands = top_candidates(read_run(a.run), a.depth)
     n_pairs = sum(len(h) for h in cands.values())
@@ -85,7 +87,7 @@ def cmd_rerank(a) -> None:
         queries, corpus = load_queries(a.queries), load_corpus(a.corpus)
         check_inputs(cands, queries, corpus)
         t0 = time.perf_counter()  # scoring only: the cost per pair
-        with torch.autocast(device_type=torch.device(a.device).type, dtype=torch.bfloat16, enabled=a.bf16):
+        with torch.autocast(device_type=torch.device(a.device).type, dtype=torch.bfloat16, enabled=bf16):
             if a.model == "zero-shot":
                 cfg.update(q_len=a.q_len or 32, p_len=a.p_len or 128)
                 run = rerank_bi(model, tok, cands, queries, corpus, cfg["q_len"], cfg["p_len"], a.batch_size,
@@ -117,7 +119,7 @@ def register(sub) -> None:
     p.add_argument("--p-len", type=int, help="passage pieces for --model zero-shot (default 128)")
     p.add_argument("--max-len", type=int, help="pair length (default: the model's training max_len)")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--bf16", action="store_true", help="bf16 autocast")
+    add_bf16_arg(p)
     p.add_argument("--out", required=True)
     p.add_argument("--run-info", help="write provenance and cost (pairs/s) here")
     p.add_argument("--candidates", default="", help="name of the first-stage system (recorded in --run-info)")

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from peftir import distributed
 from peftir.io import atomic_open, check_output_path, sha256_file, write_json, write_jsonl
+from peftir.precision import resolve_bf16
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class TrainConfig:
     warmup: float = 0.1  # fraction of steps
     weight_decay: float = 0.01
     grad_clip: float = 1.0
-    bf16: bool = False
+    bf16: bool | str = False  # True, False or "auto" (peftir.precision): resolved on the training device
     gradient_checkpointing: bool = False  # recompute each layer's activations in backward (less memory)
     eval_every: int = 50
     ckpt_every: int = 50
@@ -83,6 +84,7 @@ class Trainer:
         job's input files by name. A checkpoint resumes only when both (and the seed) are the same."""
         self.model, self.task, self.cfg, self.seed = model.to(device), task, cfg, seed
         self.dev_fn, self.probe, self.device = dev_fn, probe, device
+        self.bf16 = resolve_bf16(cfg.bf16, device)  # "auto": only where the device computes bf16 natively
         self.dist = dist or distributed.context()
         if cfg.gradient_checkpointing:  # IAA-M's wrapped encoder forwards the flag to the real one
             model.bert.encoder.gradient_checkpointing = True
@@ -177,7 +179,7 @@ class Trainer:
 
     # --- the loop ----------------------------------------------------------------------------------
     def autocast(self):
-        if not self.cfg.bf16:
+        if not self.bf16:
             return contextlib.nullcontext()
         return torch.autocast(device_type=torch.device(self.device).type, dtype=torch.bfloat16)
 
@@ -239,7 +241,7 @@ class Trainer:
         return {"steps": self.step, "train_time_s": round(self.train_time, 2), "tokens": tokens,
                 "tokens_per_s": round(tokens / max(self.train_time, 1e-9), 1),
                 "s_per_step": round(self.train_time / max(self.step, 1), 4), "world_size": self.dist.world_size,
-                "gradient_checkpointing": self.cfg.gradient_checkpointing}
+                "gradient_checkpointing": self.cfg.gradient_checkpointing, "bf16": self.bf16}
 
     def cleanup(self) -> None:
         if self.ckpt and self.ckpt.exists() and self.dist.is_main:

@@ -5,6 +5,7 @@ import re
 
 from peftir import conditions as pcond
 from peftir import config as pcfg
+from peftir.precision import bf16_flag
 
 DATASETS = list(config["datasets"])
 RUNS = list(config["methods"])

@@ -80,7 +80,7 @@ rule rerank:
         depth=RERANK["depth"],
         candidates=RERANK["candidates"],
         bs=RERANK["batch_size"],
-        bf16="--bf16" if RERANK["bf16"] else "",
+        bf16=bf16_flag(RERANK["bf16"]),
     log:
         "logs/reranker/{run}/{budget}/s{seed}/rerank.{ds}.{split}.log",
     benchmark:
@@ -131,7 +131,7 @@ rule rerank_zero_shot:
         q_len=config["reranker"]["q_len"],
         p_len=config["reranker"]["p_len"],
         bs=RERANK["batch_size"],
-        bf16="--bf16" if RERANK["bf16"] else "",
+        bf16=bf16_flag(RERANK["bf16"]),
     log:
         "logs/reranker/zero-shot/none/s0/rerank.{ds}.{split}.log",
     benchmark:

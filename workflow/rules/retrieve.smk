@@ -16,7 +16,7 @@ rule encode_shard:
         n=config["encode"]["n_shards"],
         p_len=lambda w: pcfg.encode_p_len(config, w.ds),
         bs=config["encode"]["batch_size"],
-        bf16="--bf16" if config["encode"]["bf16"] else "",
+        bf16=bf16_flag(config["encode"]["bf16"]),
     log:
         "logs/retriever/{run}/{budget}/s{seed}/encode.{ds}.{shard}.log",
     benchmark:

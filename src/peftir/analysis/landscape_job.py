@@ -110,6 +110,7 @@ def run(model_dir, triples, corpus, hp: dict, settings: dict, device: str = "cpu
     from peftir.data.collections import load_corpus
     from peftir.models.backbone import load_tokenizer
     from peftir.tasks import RetrievalTask, TripleSampler
+    from peftir.precision import resolve_bf16
     from peftir.train import TrainConfig
 
     s = settings_of(settings)
@@ -119,7 +120,7 @@ def run(model_dir, triples, corpus, hp: dict, settings: dict, device: str = "cpu
     cfg = TrainConfig.from_dict(hp)  # the retriever section, checked: bf16 and the batch as trained
     task = RetrievalTask(tok, sampler, cfg.batch_size, hp["q_len"], hp["p_len"], hp["temperature"])
     batches = training_sample(task, s["sample_queries"], s["sample_seed"])
-    bf16 = cfg.bf16
+    bf16 = resolve_bf16(cfg.bf16, device)  # as trained where the device computes bf16 natively
     data = compute(model, theta0, loss_function(model, task, batches, device, bf16), s)
     meta = {"settings": s, "bf16": bf16, "method": model.meta["spec"], "achieved_pct": model.meta.get("achieved_pct"),
             "trainable_params": sum(p.numel() for _, p in ls.trainable_parameters(model)),
