@@ -109,8 +109,8 @@ def run(model_dir, triples, corpus, hp: dict, settings: dict, device: str = "cpu
     negatives and temperature of the training loss) -> (arrays, metadata)."""
     from peftir.data.collections import load_corpus
     from peftir.models.backbone import load_tokenizer
-    from peftir.tasks import RetrievalTask, TripleSampler
     from peftir.precision import resolve_bf16
+    from peftir.tasks import RetrievalTask, TripleSampler
     from peftir.train import TrainConfig
 
     s = settings_of(settings)
