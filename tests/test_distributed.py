@@ -153,7 +153,11 @@ def test_ddp_two_processes_equal_one_process_on_the_concatenated_batch(tmp_path)
     assert [c["loss"] for c in ddp["curve"]] == pytest.approx(losses, abs=2e-5)
     assert losses[0] != pytest.approx(losses[1], abs=1e-3)  # step 2 saw step 1's update
     for n, g in grads.items():
-        torch.testing.assert_close(ddp["grads"][n], g, atol=1e-6, rtol=1e-4, msg=n)
+        # tolerance on the tensor's scale: two processes sum in another order than one, and the kernels differ
+        # by CPU (AVX2 machine, 2026-12-02: 1 element of the 976,704 word-embedding gradients off by 5e-5,
+        # where that tensor reaches 25.8). A DDP error (no averaging, no cross-device negatives) is O(|g|).
+        torch.testing.assert_close(ddp["grads"][n], g, atol=1e-6 + 1e-5 * float(g.abs().max()), rtol=1e-4,
+                                   msg=lambda m, n=n: f"{n}: {m}")
     assert ddp["stats"]["world_size"] == 2 and ddp["machine"]["world_size"] == 2
     assert ddp["stats"]["tokens"] == single.stats()["tokens"]  # summed over both ranks
     json.dumps(ddp["stats"])
