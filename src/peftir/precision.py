@@ -2,7 +2,7 @@
 
 Every `bf16` setting of the configuration (`retriever`, `reranker`, `rerank`, `encode`) takes `true`,
 `false` or `auto`. The choice is made by the job, on the machine that runs it (a cluster's compute node,
-not the node that plans the DAG), and recorded in its provenance.
+not the node that plans the DAG); training, re-ranking and landscape jobs record it in their provenance.
 
 Why `auto` is the default: bf16 autocast only pays where the hardware multiplies bf16. Measured on a
 2-core AMD EPYC with AVX-512 BF16 (bench/README.md): a training step 0.55x of its fp32 time, encoding 2.8x
@@ -37,12 +37,18 @@ def native_bf16(device="cpu") -> bool:
     return False
 
 
-def resolve_bf16(setting: bool | str, device="cpu") -> bool:
-    """A `bf16` setting (True, False, "auto", or the strings "true" / "false") -> use bf16 autocast?
-    An explicit True on a device without native bf16 is honoured, with a warning (it can be ~60x slower)."""
+def _word(setting: bool | str) -> str:
+    """True / False / "auto" (any case) -> "true" / "false" / "auto"; anything else is refused."""
     s = str(setting).lower()
     if s not in CHOICES:
         raise ValueError(f"bf16: expected true, false or auto, got {setting!r}")
+    return s
+
+
+def resolve_bf16(setting: bool | str, device="cpu") -> bool:
+    """A `bf16` setting (True, False, "auto", or the strings "true" / "false") -> use bf16 autocast?
+    An explicit True on a device without native bf16 is honoured, with a warning (it can be ~60x slower)."""
+    s = _word(setting)
     if s == "auto":
         return native_bf16(device)
     if s == "true" and not native_bf16(device):
@@ -59,7 +65,4 @@ def add_bf16_arg(p: argparse.ArgumentParser) -> None:
 
 def bf16_flag(setting: bool | str) -> str:
     """The command-line form of a `bf16` setting, one shell word: `--bf16=auto`, `--bf16=true`, ..."""
-    s = str(setting).lower()
-    if s not in CHOICES:
-        raise ValueError(f"bf16: expected true, false or auto, got {setting!r}")
-    return f"--bf16={s}"
+    return f"--bf16={_word(setting)}"
