@@ -76,21 +76,20 @@ def markdown(rows: dict[tuple[str, str], dict[str, float]]) -> str:
 def joblog_summary(rows: list[dict], cores: int, wall_s: float | None = None) -> dict:
     """Per command and whole-run figures from peftir.joblog rows (see the module docstring)."""
     t0 = min((r["start"] for r in rows), default=0.0)
-    per: dict[str, dict] = defaultdict(lambda: {"jobs": 0, "wall_s": 0.0, "cpu_s": 0.0, "ready": [], "starts": [],
-                                                "ends": []})
+    per: dict[str, dict] = defaultdict(lambda: {"jobs": 0, "wall_s": 0.0, "cpu_s": 0.0, "ready": [],
+                                                "first": float("inf"), "last": float("-inf")})
     for r in rows:
         a = per[r["command"]]
         a["jobs"] += 1
         a["wall_s"] += r["wall_s"]
         a["cpu_s"] += r["cpu_s"]
         a["ready"].append(r.get("ready_s", float("nan")))
-        a["starts"].append(r["start"] - t0)
-        a["ends"].append(r["end"] - t0)
+        a["first"], a["last"] = min(a["first"], r["start"] - t0), max(a["last"], r["end"] - t0)
     cmds = {c: {"jobs": a["jobs"], "wall_s": round(a["wall_s"], 1), "cpu_s": round(a["cpu_s"], 1),
                 "cpu_per_wall": round(a["cpu_s"] / a["wall_s"], 3) if a["wall_s"] else None,
                 "mean_ready_s": round(mean(a["ready"]), 2),
                 # when the command ran: its first job's start and last job's end, minutes after the first job
-                "window_min": [round(min(a["starts"]) / 60, 1), round(max(a["ends"]) / 60, 1)]}
+                "window_min": [round(a["first"] / 60, 1), round(a["last"] / 60, 1)]}
             for c, a in sorted(per.items())}
     span = (max(r["end"] for r in rows) - t0) if rows else 0.0
     wall = wall_s or span
