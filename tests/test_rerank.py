@@ -215,6 +215,23 @@ def test_rerank_zero_shot_and_none(tiny, tmp_path):
     assert none == {q: dict(top) for q, top in top_candidates(first, 3).items()}
 
 
+def test_rerank_ties_keep_the_first_stage_order(tiny, tmp_path):
+    """Two passages with the same text score alike under any re-ranker; the first stage (which may have
+    seen more of them, e.g. BM25 on a tail the cross-encoder truncates) orders them, not their docids,
+    and the written scores leave no tie for trec_eval to break its own way."""
+    with gzip.open(tiny / "corpus.jsonl.gz", "at") as f:
+        for d in ("dup-a", "dup-z"):
+            f.write(json.dumps({"_id": d, "title": "", "text": "kernel grub boot"}) + "\n")
+    write_run({"q0": {"dup-z": 3.0, "dup-a": 2.0, "d1": 1.0}, "q1": {"dup-a": 3.0, "dup-z": 2.0}},
+              tiny / "first.run")
+    _rerank(tiny, tmp_path / "zs.run", "zero-shot", 3, "--backbone-json", json.dumps(BB))
+    lines = [r.split() for r in (tmp_path / "zs.run").read_text().splitlines()]
+    for q, first in (("q0", "dup-z"), ("q1", "dup-a")):
+        rows = [r for r in lines if r[0] == q and r[2].startswith("dup-")]
+        assert rows[0][2] == first  # the first stage's order
+        assert float(rows[0][4]) - float(rows[1][4]) == pytest.approx(1e-6, abs=1e-9)  # tie, written apart
+
+
 def test_rerank_unknown_query_is_an_error(tiny, tmp_path):
     rc = main(["rerank", "--run", str(tiny / "first.run"), "--model", "zero-shot", "--backbone-json",
                json.dumps(BB), "--queries", str(tiny / "queries.dev.tsv"), "--corpus",

@@ -6,7 +6,10 @@
   score = dot product of the pooled embeddings, cosine when the backbone config normalizes;
 - `none`: no re-scoring, the first stage's own top-`depth` (the reference row "first stage, truncated").
 The output run holds exactly the first stage's top-`depth` documents of each query (fewer only where
-the first stage retrieved fewer), ranked by the new scores (ties by docid); written atomically.
+the first stage retrieved fewer), ranked by the new scores; a tie keeps the first stage's order (the
+re-ranker cannot tell the two apart, the first stage could: e.g. two Debian packages whose descriptions
+agree in every word the cross-encoder reads, where BM25 saw the differing tail). Written atomically,
+with strictly decreasing scores so that every TREC tool reads that ranking (peftir.data.trec).
 With --run-info, provenance and cost (pairs scored per second) go to a JSON file beside it.
 """
 
@@ -32,6 +35,11 @@ def top_candidates(run: dict, depth: int) -> dict[str, list[tuple[str, float]]]:
     """qid -> the run's top-`depth` (docid, score), ties by docid. E.g. {q: {a: 1, b: 2, c: 2}}, depth 2
     -> {q: [(b, 2), (c, 2)]}."""
     return {q: ranked(docs, depth) for q, docs in run.items()}
+
+
+def first_stage_order(cands: dict[str, list[tuple[str, float]]]) -> dict[str, dict[str, int]]:
+    """qid -> docid -> its position in the first stage (0 = top): the tie-break of the new ranking."""
+    return {q: {d: i for i, (d, _) in enumerate(hits)} for q, hits in cands.items()}
 
 
 def check_inputs(cands, queries, corpus) -> None:
@@ -99,7 +107,7 @@ def cmd_rerank(a) -> None:
                 run = rerank_cross(model, tok, cands, queries, corpus, cfg["q_len"], cfg["max_len"],
                                    a.batch_size, a.device)
     dt = time.perf_counter() - t0
-    write_run(run, a.out, tag=a.tag)
+    write_run(run, a.out, tag=a.tag, prior=first_stage_order(cands))
     if a.run_info:
         info.update(config=cfg)
         write_json(info.finish(n_queries=len(cands), n_pairs=n_pairs, rerank_time_s=round(dt, 3),

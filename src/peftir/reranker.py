@@ -21,6 +21,10 @@ def dev_fn_for(dev: DevSet, corpus: dict[str, str], tok, q_len: int, max_len: in
                device="cpu"):
     """Re-rank the first-stage top-`dev.candidates` of each dev query; -> {"RR@10": ...}."""
     pairs = [(q, d) for q in dev.qids for d, _ in ranked(dev.run.get(q, {}), dev.candidates) if d in corpus]
+    prior: dict[str, dict[str, int]] = {}
+    for q, d in pairs:  # ties keep the first stage's order, as `peftir rerank`
+        order = prior.setdefault(q, {})
+        order[d] = len(order)
     qs, ps = [dev.queries[q] for q, _ in pairs], [corpus[d] for _, d in pairs]
 
     def dev_fn(model):
@@ -28,7 +32,7 @@ def dev_fn_for(dev: DevSet, corpus: dict[str, str], tok, q_len: int, max_len: in
         run: dict[str, dict[str, float]] = {}
         for (q, d), x in zip(pairs, s):
             run.setdefault(q, {})[d] = float(x)
-        return {"RR@10": round(rr_at_k(run, dev.qrels, 10), 6)}
+        return {"RR@10": round(rr_at_k(run, dev.qrels, 10, prior), 6)}
 
     return dev_fn
 

@@ -13,6 +13,7 @@ import random
 
 import torch
 
+from peftir.data.trec import ranked
 from peftir.io import read_jsonl
 
 log = logging.getLogger(__name__)
@@ -116,13 +117,15 @@ class DevSet:
         self.candidates = candidates
 
 
-def rr_at_k(run: dict[str, dict[str, float]], qrels, k: int = 10) -> float:
-    """Mean reciprocal rank of the first relevant doc within the top k (0 if none); ties by docid.
+def rr_at_k(run: dict[str, dict[str, float]], qrels, k: int = 10,
+            prior: dict[str, dict[str, int]] | None = None) -> float:
+    """Mean reciprocal rank of the first relevant doc within the top k (0 if none); ties by `prior[q]`
+    (a re-ranker's first-stage order) when given, then docid, as peftir.data.trec.ranked.
     E.g. run {q: {a: .9, b: .8}}, qrels {q: {b: 1}} -> 0.5."""
     total = 0.0
     for q, rel in qrels.items():
-        ranked = sorted(run.get(q, {}).items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-        total += next((1.0 / i for i, (d, _) in enumerate(ranked, 1) if rel.get(d, 0) > 0), 0.0)
+        top = ranked(run.get(q, {}), k, None if prior is None else prior.get(q, {}))
+        total += next((1.0 / i for i, (d, _) in enumerate(top, 1) if rel.get(d, 0) > 0), 0.0)
     return total / max(1, len(qrels))
 
 
