@@ -52,5 +52,5 @@ rule train_retriever:
         " --backbone-json {params.backbone:q} --triples {input.triples:q} --corpus {input.corpus:q}"
         " --dev-queries {input.dev_queries:q} --dev-qrels {input.dev_qrels:q} --dev-run {input.dev_run:q}"
         " --seed {wildcards.seed:q} --out {output.model:q} --curve {output.curve:q} --run-info {output.info:q}"
-        " --ckpt-dir {params.ckpt:q} --probe-json {params.probe:q} --probe-out {output.probe:q}"
+        " --ckpt-dir {params.ckpt:q} --probe-json={params.probe:q} --probe-out {output.probe:q}"
         " --threads {threads} > {log:q} 2>&1"
