@@ -119,3 +119,25 @@ def test_grid_cost_utilisation():
     assert grid_cost.joblog_summary(rows, cores=2, wall_s=200.0)["utilisation"] == 0.463
     assert "92.5% of 2 x wall" in grid_cost.joblog_markdown(s)
     json.dumps(s)
+
+
+def test_power_half_widths_pool_seeds():
+    """bench/power.py: half-width of (method - full) with seeds pooled per query, and the queries a target
+    half-width needs (n scaled by the squared ratio)."""
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import power
+    finally:
+        sys.path.pop(0)
+    qs = [f"q{i}" for i in range(400)]
+    full = {1: {q: 1.0 for q in qs}}
+    noisy = {s: {q: 1.0 - (0.5 if (i + s) % 4 == 0 else 0.0) for i, q in enumerate(qs)} for s in (1, 2, 3)}
+    one = {1: noisy[1]}
+    rows = {r["method"]: r for r in power.power({("full", "natural"): full, ("a", "small"): noisy,
+                                                 ("b", "small"): one, ("bm25", "none"): full}, target=0.005)}
+    assert set(rows) == {"a", "b"}  # reference rows (budget none) are not methods
+    assert rows["a"]["seeds"] == 3 and rows["a"]["n"] == 400 and rows["b"]["seeds"] == 1
+    assert rows["a"]["half_width"] < rows["b"]["half_width"]  # pooling seeds averages the seed noise out
+    b = rows["b"]
+    assert b["diff"] == -0.125 and not b["meets"]
+    assert b["queries_needed"] >= 400 * (b["half_width"] / 0.005) ** 2 - 1
