@@ -32,6 +32,9 @@ def test_relevance_threshold_is_explicit():
 def test_rr_at_k_helper():
     assert rr_at_k({"q": {"a": 0.9, "b": 0.8}}, {"q": {"b": 1}}, 10) == 0.5
     assert rr_at_k({"q": {"a": 0.9, "b": 0.8}}, {"q": {"b": 1}}, 1) == 0.0
+    tie = {"q": {"a": 0.5, "b": 0.5}}
+    assert rr_at_k(tie, {"q": {"b": 1}}, 10) == 0.5  # a tie goes to the docid...
+    assert rr_at_k(tie, {"q": {"b": 1}}, 10, prior={"q": {"b": 0, "a": 1}}) == 1.0  # ...or the first stage
 
 
 def test_parity_with_trec_eval():

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from peftir.data.collections import load_corpus, load_queries
-from peftir.data.trec import ranked, read_run, write_run
+from peftir.data.trec import positions, ranked, read_run, write_run
 from peftir.inference import embed, load_model, max_len_of, score_pairs
 from peftir.io import write_json
 from peftir.precision import add_bf16_arg, resolve_bf16
@@ -35,11 +35,6 @@ def top_candidates(run: dict, depth: int) -> dict[str, list[tuple[str, float]]]:
     """qid -> the run's top-`depth` (docid, score), ties by docid. E.g. {q: {a: 1, b: 2, c: 2}}, depth 2
     -> {q: [(b, 2), (c, 2)]}."""
     return {q: ranked(docs, depth) for q, docs in run.items()}
-
-
-def first_stage_order(cands: dict[str, list[tuple[str, float]]]) -> dict[str, dict[str, int]]:
-    """qid -> docid -> its position in the first stage (0 = top): the tie-break of the new ranking."""
-    return {q: {d: i for i, (d, _) in enumerate(hits)} for q, hits in cands.items()}
 
 
 def check_inputs(cands, queries, corpus) -> None:
@@ -107,7 +102,7 @@ def cmd_rerank(a) -> None:
                 run = rerank_cross(model, tok, cands, queries, corpus, cfg["q_len"], cfg["max_len"],
                                    a.batch_size, a.device)
     dt = time.perf_counter() - t0
-    write_run(run, a.out, tag=a.tag, prior=first_stage_order(cands))
+    write_run(run, a.out, tag=a.tag, prior={q: positions(h) for q, h in cands.items()})
     if a.run_info:
         info.update(config=cfg)
         write_json(info.finish(n_queries=len(cands), n_pairs=n_pairs, rerank_time_s=round(dt, 3),

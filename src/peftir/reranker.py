@@ -12,7 +12,7 @@ head's tensors, curve.jsonl, run_info.json) is peftir.train_job.run.
 from __future__ import annotations
 
 from peftir import train_job
-from peftir.data.trec import ranked
+from peftir.data.trec import positions, ranked
 from peftir.inference import max_len_of, score_pairs
 from peftir.tasks import DevSet, RerankTask, rr_at_k
 
@@ -20,11 +20,9 @@ from peftir.tasks import DevSet, RerankTask, rr_at_k
 def dev_fn_for(dev: DevSet, corpus: dict[str, str], tok, q_len: int, max_len: int, batch_size: int = 64,
                device="cpu"):
     """Re-rank the first-stage top-`dev.candidates` of each dev query; -> {"RR@10": ...}."""
-    pairs = [(q, d) for q in dev.qids for d, _ in ranked(dev.run.get(q, {}), dev.candidates) if d in corpus]
-    prior: dict[str, dict[str, int]] = {}
-    for q, d in pairs:  # ties keep the first stage's order, as `peftir rerank`
-        order = prior.setdefault(q, {})
-        order[d] = len(order)
+    first = {q: ranked(dev.run.get(q, {}), dev.candidates) for q in dev.qids}
+    prior = {q: positions(hits) for q, hits in first.items()}  # ties keep the first stage's order
+    pairs = [(q, d) for q in dev.qids for d, _ in first[q] if d in corpus]
     qs, ps = [dev.queries[q] for q, _ in pairs], [corpus[d] for _, d in pairs]
 
     def dev_fn(model):

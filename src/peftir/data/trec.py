@@ -55,6 +55,11 @@ def ranked(docs: dict[str, float], depth: int | None = None,
     return items[:depth] if depth else items
 
 
+def positions(hits: list[tuple[str, float]]) -> dict[str, int]:
+    """A ranking's docid -> position (0 = top): the `prior` with which a re-ranking keeps its order on ties."""
+    return {d: i for i, (d, _) in enumerate(hits)}
+
+
 STEP = 1e-6  # the written precision: scores go out with 6 decimals
 
 
