@@ -39,10 +39,11 @@ def test_method_seeds_are_validated():
 
 
 def test_default_grid_decides():
-    """What issue 17 asks of the default: >= 1,400 dev queries for the paired CIs, 3 seeds for the four
-    systems of the questions, cross-encoders long enough to learn, every method at the small budget."""
+    """What issue 17 asks of the default: every Debian dev query for the paired CIs, 3 seeds for the four
+    systems of the questions, cross-encoders long enough to learn, the small budget; the methods whose
+    one seed is too noisy for +-0.005 run over 3 seeds in the seeds profile."""
     c = pcfg.load()
-    assert c["datasets"]["debian"]["sample"]["queries"]["dev"] >= 1400
+    assert c["datasets"]["debian"]["sample"]["queries"]["dev"] >= 2813  # all of the split
     e0 = c["evaluation"][0]
     assert (e0["dataset"], e0["split"], e0["measures"][0]) == ("debian", "dev", "RR@10")
     seeds: dict[str, list[int]] = {}
@@ -50,7 +51,13 @@ def test_default_grid_decides():
         seeds.setdefault(run, []).append(s)
     for run in ("full", "adapter", "lora", "iaa-l"):
         assert len(seeds[run]) >= 3, run
-    assert set(seeds) == set(c["methods"])  # every method retrieves
+    # every method retrieves in the default or, three seeds each, in the seeds profile (the power bar)
+    left_out = set(c["methods"]) - set(seeds)
+    assert left_out == {"prefix", "mam", "iaa-s"}
+    sp: dict[str, list[int]] = {}
+    for run, _, s in pcfg.grid(pcfg.load(REPO / "config" / "seeds.yaml"), "retriever"):
+        sp.setdefault(run, []).append(s)
+    assert all(len(sp[m]) >= 3 for m in left_out | {"full", "iaa-l"}), sp
     rerankers = {r for r, _, _ in pcfg.grid(c, "reranker")}
     assert {"full", "adapter", "lora", "iaa-l"} <= rerankers
     assert c["reranker"]["steps"] >= 5 * c["retriever"]["steps"]  # 64 steps left them below BM25
