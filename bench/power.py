@@ -3,7 +3,7 @@ one evaluation set and measure, per method and budget, seeds pooled per query (p
 as the tables and answers do), and the number of queries a half-width of `--target` would need.
 
     .venv/bin/python bench/power.py [WORKDIR] [--eval debian.dev] [--measure RR@10] [--target 0.005]
-        [--json OUT]
+        [--ref full/natural] [--json OUT]
 
 Reads WORKDIR/results/retriever/*/*/s*/metrics/{eval}.json (or --stage reranker). The projection keeps the
 per-query spread and scales by sqrt(n / n_needed); it says how far a design is from the bar, not more.
@@ -31,6 +31,7 @@ def load(root: Path, ev: str, measure: str) -> dict[tuple[str, str], dict[int, d
 
 
 def power(systems, target: float, full=("full", "natural")) -> list[dict]:
+    """One row per trained system other than `full` (the reference; any (run, budget)): (system - ref)."""
     ref = systems[full]
     rows = []
     for (run, budget), seeds in sorted(systems.items()):
@@ -51,14 +52,16 @@ def main() -> None:
     ap.add_argument("--eval", default="debian.dev")
     ap.add_argument("--measure", default="RR@10")
     ap.add_argument("--target", type=float, default=0.005)
+    ap.add_argument("--ref", default="full/natural", help="the reference system, run/budget (Q2: iaa-l/small)")
     ap.add_argument("--json", help="write the rows here")
     a = ap.parse_args()
     systems = load(Path(a.workdir) / "results" / a.stage, a.eval, a.measure)
-    if ("full", "natural") not in systems:
-        raise SystemExit(f"{a.workdir}: no full fine-tuning metrics for {a.eval}")
-    rows = power(systems, a.target)
-    print(f"{a.stage} {a.eval} {a.measure}: (method - full), seeds pooled per query; full has "
-          f"{len(systems[('full', 'natural')])} seed(s)")
+    ref = tuple(a.ref.split("/"))
+    if ref not in systems:
+        raise SystemExit(f"{a.workdir}: no metrics of {a.ref} for {a.eval}")
+    rows = power(systems, a.target, ref)
+    print(f"{a.stage} {a.eval} {a.measure}: (method - {a.ref}), seeds pooled per query; {a.ref} has "
+          f"{len(systems[ref])} seed(s)")
     for r in rows:
         print(f"  {r['method']:8s} {r['budget']:7s} seeds {r['seeds']}  n {r['n']}  Δ {r['diff']:+.4f} "
               f"± {r['half_width']:.4f}  p {r['p']:.3g}  {'ok' if r['meets'] else 'over'} "
