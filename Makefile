@@ -34,10 +34,12 @@ $(STAMP): pyproject.toml $(LOCKS)
 RERUN := --rerun-incomplete
 
 run: $(STAMP)
+	@$(BIN)/python -m peftir precision
 	$(BIN)/snakemake --cores $(CORES) $(RERUN) --configfile config.yaml
 	$(BIN)/snakemake --cores 1 --configfile config.yaml --report results/report.html
 
 quick: $(STAMP)
+	@$(BIN)/python -m peftir precision
 	$(BIN)/snakemake --cores $(CORES) $(RERUN) --configfile config/quick.yaml
 	$(BIN)/snakemake --cores 1 --configfile config/quick.yaml --report results/report.html
 
@@ -51,6 +53,7 @@ PROFILE_ARGS = --configfile config/$(P).yaml --config data_root=$(DATA_ROOT) --d
 profile: $(STAMP)
 	@test -f config/$(P).yaml || (echo "config/$(P).yaml: no such profile (see config/)" >&2; exit 2)
 	mkdir -p runs/$(P)
+	@$(BIN)/python -m peftir precision
 	$(BIN)/snakemake --cores $(CORES) $(RERUN) $(PROFILE_ARGS)
 	$(BIN)/snakemake --cores 1 $(PROFILE_ARGS) --report results/report.html
 

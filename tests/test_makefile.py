@@ -40,3 +40,11 @@ def test_unknown_profile_is_refused_naming_the_file():
     assert r.returncode != 0
     assert "config/no-such-profile.yaml: no such profile" in r.stderr
     assert not (REPO / "runs" / "no-such-profile").exists()
+
+
+@pytest.mark.parametrize("target", [["run"], ["quick"], ["profile", "P=seeds"]])
+def test_a_local_run_first_says_what_bf16_auto_does_here(target):
+    r = make("-n", *target)
+    assert r.returncode == 0, r.stderr
+    lines = [line for line in r.stdout.splitlines() if "peftir precision" in line or "snakemake" in line]
+    assert "-m peftir precision" in lines[0], r.stdout  # before the DAG runs

@@ -4,6 +4,7 @@ import argparse
 import logging
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -86,3 +87,18 @@ def test_importing_precision_does_not_load_torch():
     """The Snakefile imports bf16_flag while it plans: that must not cost a torch import."""
     code = "import sys, peftir.precision; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+@pytest.mark.parametrize("has_native", [True, False])
+def test_the_notice_before_a_run_says_what_auto_will_do_here(native, has_native, capsys):
+    native(has_native)
+    from peftir import cli
+
+    assert cli.main(["precision"]) == 0
+    out = capsys.readouterr().out
+    assert ("computes bf16 natively" in out) is has_native
+    assert ("every job computes in float32" in out) is not has_native
+    if not has_native:  # the float32 cost is a number, and the README section it comes from exists
+        assert f"~{precision.FLOAT32_DEFAULT_HOURS} h" in out
+        float(precision.FLOAT32_DEFAULT_HOURS)
+        assert "Without native bf16" in (Path(__file__).resolve().parents[1] / "bench" / "README.md").read_text()
