@@ -74,7 +74,7 @@ def notice(device="cpu") -> str:
     what = "this CPU" if str(device) == "cpu" else str(device)
     if native_bf16(device):
         return (f"peftir: {what} computes bf16 natively: training, encoding and re-ranking autocast to bf16 "
-                "(bf16: auto), as in the default's measured ~90 min on 2 cores.")
+                "(bf16: auto), the setting the default's ~90 min on 2 cores were measured with.")
     return (f"peftir: {what} has no native bf16 kernels (no AVX-512 BF16 or AMX): with bf16: auto every job "
             "computes in float32. The default's ~90 min on 2 cores were measured with native bf16; in float32 "
             f"it is estimated at ~{FLOAT32_DEFAULT_HOURS} h on 2 cores (bench/README.md, 'Without native bf16'). "
