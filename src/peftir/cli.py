@@ -36,7 +36,7 @@ COMMANDS = {
     "verify": "peftir.verify",
     "export": "peftir.export",
     "conditions": "peftir.conditions",
-    "precision": "peftir.precision",
+    "precision": "peftir.precision_notice",
 }
 SUBCOMMAND_MODULES = list(dict.fromkeys(COMMANDS.values()))  # each once, in the order above
 
