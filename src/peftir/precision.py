@@ -66,4 +66,3 @@ def add_bf16_arg(p: argparse.ArgumentParser) -> None:
 def bf16_flag(setting: bool | str) -> str:
     """The command-line form of a `bf16` setting, one shell word: `--bf16=auto`, `--bf16=true`, ..."""
     return f"--bf16={_word(setting)}"
-
